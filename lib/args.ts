@@ -1,0 +1,84 @@
+import { TaskError } from "./errors.ts";
+import { isObject } from "./protocol.ts";
+
+/**
+ * Reading an operation's `args` with the types PROTOCOL.md gives. Wrong types
+ * are a clear `invalid args` error, never a coerced value.
+ */
+export class Args {
+  private constructor(private readonly op: string, private readonly raw: Record<string, unknown>) {}
+
+  static of(op: string, raw: unknown): Args {
+    if (raw === undefined || raw === null) return new Args(op, {});
+    if (!isObject(raw)) throw new TaskError(`invalid args for ${op}: args must be a JSON object`);
+    return new Args(op, raw);
+  }
+
+  private fail(name: string, want: string): never {
+    throw new TaskError(`invalid args for ${this.op}: \`${name}\` must be ${want}`);
+  }
+
+  string(name: string): string {
+    const v = this.raw[name];
+    if (typeof v !== "string") this.fail(name, "a string");
+    return v;
+  }
+
+  nonEmptyString(name: string): string {
+    const v = this.string(name);
+    if (v === "") this.fail(name, "a non-empty string");
+    return v;
+  }
+
+  optionalString(name: string): string | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "string") this.fail(name, "a string");
+    return v;
+  }
+
+  optionalNumber(name: string): number | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "number" || !Number.isFinite(v)) this.fail(name, "a number");
+    return v;
+  }
+
+  optionalBoolean(name: string): boolean | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "boolean") this.fail(name, "a boolean");
+    return v;
+  }
+
+  optionalStringArray(name: string): string[] | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) {
+      this.fail(name, "an array of strings");
+    }
+    return v as string[];
+  }
+
+  object(name: string): Record<string, unknown> {
+    const v = this.raw[name];
+    if (!isObject(v)) this.fail(name, "an object");
+    return v;
+  }
+
+  optionalObject(name: string): Record<string, unknown> | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    if (!isObject(v)) this.fail(name, "an object");
+    return v;
+  }
+}
+
+/** Standard base64 only; anything else is refused rather than half-decoded. */
+export function decodeBase64(op: string, name: string, text: string): Uint8Array {
+  try {
+    return Uint8Array.fromBase64(text.replace(/\s+/g, ""));
+  } catch {
+    throw new TaskError(`invalid args for ${op}: \`${name}\` is not valid base64`);
+  }
+}

@@ -1,0 +1,31 @@
+import type { Logger } from "./deps.ts";
+import type { RunnerConfig } from "./config.ts";
+import type { Workspace } from "./workspace.ts";
+
+/**
+ * What an operation gets to do its one job. Operations return their result
+ * object (PROTOCOL.md "Operations") or throw; they never touch the
+ * connection or the dispatcher: data flows connection -> dispatcher ->
+ * operation -> result.
+ */
+export interface OperationContext {
+  workspace: Workspace;
+  config: RunnerConfig;
+  /** aborted on task.cancel and on shutdown; long operations must honour it */
+  signal: AbortSignal;
+  /** carries task_id, trace_id and operation on every line */
+  log: Logger;
+  taskId: string;
+  /** streams a chunk of live output as `task.output` (dropped while disconnected) */
+  output(stream: "stdout" | "stderr", data: string): void;
+  /** long-lived parts shared across tasks (sessions, policies), built once at start-up */
+  services: Services;
+}
+
+/** Built once from the config at start-up; closed on shutdown. */
+export interface Services {
+  /** extra services register here by name; see lib/services.ts */
+  [name: string]: unknown;
+}
+
+export type OperationHandler = (args: unknown, ctx: OperationContext) => Promise<unknown>;

@@ -1,0 +1,3 @@
+import { notImplemented } from "./stub.ts";
+
+export const read = notImplemented("read");

@@ -1,0 +1,3 @@
+import { notImplemented } from "./stub.ts";
+
+export const webfetch = notImplemented("webfetch");

@@ -1,0 +1,76 @@
+import { dirname } from "node:path";
+import type { Truncation } from "./protocol.ts";
+import type { Workspace } from "./workspace.ts";
+
+/** PROTOCOL.md "Large output": the limits the platform's prompts are written for. */
+export const MAX_OUTPUT_CHARS = 30_000;
+export const PREVIEW_LINES = 20;
+export const PREVIEW_CHARS = 8_000;
+export const OUTPUTS_DIR = ".work/outputs";
+
+export interface LimitedText extends Truncation {
+  content: string;
+}
+
+/**
+ * Replaces a text longer than 30,000 characters by a preview, saving the
+ * whole text under `.work/outputs/` so the model can page through it with
+ * `read`. Shared by every operation that returns text.
+ */
+export async function limitOutput(
+  ws: Workspace,
+  op: string,
+  text: string,
+): Promise<LimitedText> {
+  if (text.length <= MAX_OUTPUT_CHARS) return { content: text };
+  const rel = `${OUTPUTS_DIR}/${op}_${randomChars(8)}_${Math.floor(Date.now() / 1000)}.txt`;
+  let saved: string | undefined = rel;
+  try {
+    const real = await ws.resolve(rel);
+    await Deno.mkdir(dirname(real), { recursive: true });
+    await Deno.writeTextFile(real, text);
+  } catch {
+    saved = undefined; // the preview still goes out, just without a file to page through
+  }
+  return {
+    content: preview(text, saved),
+    truncated: true,
+    ...(saved ? { file_path: saved } : {}),
+    total_size: text.length,
+  };
+}
+
+function preview(text: string, savedPath: string | undefined): string {
+  const lines = text.split("\n");
+  const shown = Math.min(PREVIEW_LINES, lines.length);
+  let head = lines.slice(0, shown).join("\n");
+  if (head.length > PREVIEW_CHARS) head = head.slice(0, PREVIEW_CHARS) + "\n... [preview truncated]";
+  const parts = [
+    "<output_truncated>",
+    `Output too large (${text.length} chars, ${lines.length} lines).` +
+    (savedPath ? ` Full content saved to: ${savedPath}` : " Could not save full content."),
+    "",
+    `Preview (first ${shown} lines):`,
+    "```",
+    head,
+    "```",
+    "",
+  ];
+  if (savedPath) parts.push(`To read more: read("${savedPath}", offset=${shown}, limit=100)`);
+  parts.push("</output_truncated>");
+  return parts.join("\n");
+}
+
+const ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+function randomChars(n: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  return Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join("");
+}
+
+/** The reference's rule: a command that only reads a saved output is not truncated again. */
+export function readsSavedOutput(command: string): boolean {
+  const readers = ["cat ", "head ", "tail ", "less ", "more ", "bat "];
+  return readers.some((r) => command.includes(r)) && command.includes(".work/");
+}
+

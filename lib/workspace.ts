@@ -1,0 +1,99 @@
+import { isAbsolute, join, normalize, relative, sep } from "node:path";
+import { PathEscapeError } from "./errors.ts";
+
+const MAX_SYMLINK_HOPS = 40;
+
+/** True when `child` is `parent` or lies below it (both absolute, normalized). */
+export function isWithin(child: string, parent: string): boolean {
+  if (child === parent) return true;
+  const base = parent.endsWith(sep) ? parent : parent + sep;
+  return child.startsWith(base);
+}
+
+/**
+ * The workspace root and the one place that turns a path from the platform
+ * into a real path on disk. Every operation resolves through `resolve`, which
+ * follows every symlink itself (at any depth, dangling ones included) and
+ * refuses anything whose real location is outside the root.
+ */
+export class Workspace {
+  private constructor(
+    /** the root as configured (absolute) */
+    readonly configuredRoot: string,
+    /** the root with its own symlinks resolved: what every real path is checked against */
+    readonly root: string,
+  ) {}
+
+  static async open(root: string): Promise<Workspace> {
+    const abs = normalize(isAbsolute(root) ? root : join(Deno.cwd(), root));
+    await Deno.mkdir(abs, { recursive: true, mode: 0o755 });
+    return new Workspace(abs, await Deno.realPath(abs));
+  }
+
+  /**
+   * The real absolute path for `path` (relative to the root, or absolute
+   * inside it). Components that do not exist yet are kept as written, so a
+   * path to be created resolves too. Throws PathEscapeError otherwise.
+   */
+  async resolve(path: string): Promise<string> {
+    if (typeof path !== "string" || path.includes("\0")) throw new PathEscapeError(String(path));
+    let lexical: string;
+    if (isAbsolute(path)) {
+      const abs = normalize(path);
+      if (isWithin(abs, this.root)) lexical = abs;
+      else if (isWithin(abs, this.configuredRoot)) {
+        lexical = join(this.root, relative(this.configuredRoot, abs));
+      } else throw new PathEscapeError(path);
+    } else {
+      lexical = normalize(join(this.root, path));
+      if (!isWithin(lexical, this.root)) throw new PathEscapeError(path);
+    }
+    const real = await realResolve(this.root, relative(this.root, lexical), path);
+    if (!isWithin(real, this.root)) throw new PathEscapeError(path);
+    return real;
+  }
+
+  /** The root-relative, `/`-separated form used in results ("." for the root). */
+  relative(real: string): string {
+    const rel = relative(this.root, real);
+    return rel === "" ? "." : rel.split(sep).join("/");
+  }
+}
+
+/**
+ * Resolves `rel` below `start` component by component with lstat, expanding
+ * each symlink's target in place, the way the kernel would. Unlike
+ * realpath(3) it also handles a dangling final link (whose target a write
+ * would create) and paths whose tail does not exist yet.
+ */
+async function realResolve(start: string, rel: string, original: string): Promise<string> {
+  let cur = start;
+  const todo = rel.split(sep).filter((p) => p !== "" && p !== ".");
+  let hops = 0;
+  while (todo.length > 0) {
+    const name = todo.shift()!;
+    if (name === "..") {
+      cur = join(cur, "..");
+      continue;
+    }
+    const next = join(cur, name);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(next);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        return normalize(join(next, ...todo));
+      }
+      throw err;
+    }
+    if (info.isSymlink) {
+      if (++hops > MAX_SYMLINK_HOPS) throw new PathEscapeError(original);
+      const target = await Deno.readLink(next);
+      todo.unshift(...target.split(sep).filter((p) => p !== "" && p !== "."));
+      if (isAbsolute(target)) cur = sep;
+      continue;
+    }
+    cur = next;
+  }
+  return cur;
+}
