@@ -76,7 +76,9 @@ export function parseConfig(text: string, path = "<config>"): RunnerConfig {
   config.path = path;
   const root = doc.contents as unknown as { items?: Pair[]; range?: [number, number, number] };
   if (root === null || root === undefined) return config; // an empty file is a valid, empty config
-  if (!Array.isArray(root.items) || !isMap(root)) fail(root.range?.[0], "the top level must be a map");
+  if (!Array.isArray(root.items) || !isMap(root)) {
+    fail(root.range?.[0], "the top level must be a map");
+  }
 
   for (const pair of root.items!) {
     const key = scalarValue(pair.key);
@@ -123,7 +125,9 @@ export function parseConfig(text: string, path = "<config>"): RunnerConfig {
         break;
       case "log": {
         const level = (value as Record<string, unknown> | null)?.level;
-        if (level !== undefined && typeof level !== "string") fail(offset, "`log.level` must be a string");
+        if (level !== undefined && typeof level !== "string") {
+          fail(offset, "`log.level` must be a string");
+        }
         config.logLevel = level as string | undefined;
         break;
       }
@@ -141,12 +145,15 @@ export function parseConfig(text: string, path = "<config>"): RunnerConfig {
 }
 
 function isMap(node: unknown): boolean {
-  return typeof node === "object" && node !== null && Array.isArray((node as { items?: unknown }).items) &&
+  return typeof node === "object" && node !== null &&
+    Array.isArray((node as { items?: unknown }).items) &&
     (node as { constructor: { name: string } }).constructor.name === "YAMLMap";
 }
 
 function scalarValue(node: unknown): unknown {
-  if (typeof node === "object" && node !== null && "value" in node) return (node as { value: unknown }).value;
+  if (typeof node === "object" && node !== null && "value" in node) {
+    return (node as { value: unknown }).value;
+  }
   return node;
 }
 
@@ -164,7 +171,10 @@ function readRules(
     const action = scalarValue(pair.value);
     const offset = (pair.key as Node)?.range?.[0];
     if (typeof pattern !== "string") {
-      fail(offset, `permission.${section}: pattern ${JSON.stringify(pattern)} must be a string (quote it)`);
+      fail(
+        offset,
+        `permission.${section}: pattern ${JSON.stringify(pattern)} must be a string (quote it)`,
+      );
     }
     if (action !== "allow" && action !== "deny") {
       fail(

@@ -58,9 +58,13 @@ const LEVEL_LABEL: Record<string, string> = {
 };
 
 function textLine(record: LogRecord): string {
+  // Properties already spelled out by the message template are not repeated.
+  const raw = typeof record.rawMessage === "string" ? record.rawMessage : "";
   const props = Object.entries(record.properties)
-    .filter(([, v]) => v !== undefined && v !== "")
-    .map(([k, v]) => `${k}=${/^[\w.:/@-]+$/.test(format(v)) ? format(v) : JSON.stringify(format(v))}`)
+    .filter(([k, v]) => v !== undefined && v !== "" && !raw.includes(`{${k}}`))
+    .map(([k, v]) =>
+      `${k}=${/^[\w.:/@-]+$/.test(format(v)) ? format(v) : JSON.stringify(format(v))}`
+    )
     .join(" ");
   const time = new Date(record.timestamp).toISOString();
   return `${time} ${LEVEL_LABEL[record.level]} ${record.category.slice(1).join(".") || "runner"}: ${

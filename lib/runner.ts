@@ -1,0 +1,92 @@
+import type { RunnerConfig } from "./config.ts";
+import { Connection } from "./connection.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { environmentInfo, MetricsSampler } from "./host_info.ts";
+import { logger } from "./log.ts";
+import type { Services } from "./operation.ts";
+import type { RunSettings } from "./settings.ts";
+import { dialer } from "./transport.ts";
+import { VERSION } from "./version.ts";
+import { Workspace } from "./workspace.ts";
+
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/**
+ * Wires the parts together and runs until SIGINT/SIGTERM: connection ->
+ * dispatcher -> operations -> results back through the connection.
+ * Resolves with the process exit code.
+ */
+export async function runRunner(settings: RunSettings, config: RunnerConfig): Promise<number> {
+  const log = logger("runner");
+  const workspace = await Workspace.open(settings.workspace);
+  const services: Services = {};
+  const metrics = new MetricsSampler(workspace.root);
+
+  let dispatcher: Dispatcher | undefined;
+  const connection = new Connection({
+    url: settings.url,
+    token: settings.token,
+    dial: dialer(settings.transport),
+    log: logger("connection"),
+    onMessage: (env) => dispatcher!.handle(env),
+    heartbeat: async (identity, first) => ({
+      worknode_id: identity.worknode_id,
+      name: identity.name,
+      labels: identity.labels,
+      version: VERSION,
+      ...(first ? { environment: environmentInfo(workspace.root) } : {}),
+      metrics: await metrics.sample(),
+    }),
+  });
+  dispatcher = new Dispatcher({
+    workspace,
+    config,
+    services,
+    log: logger("task"),
+    maxConcurrent: settings.maxConcurrent,
+    sink: {
+      result: (p) => connection.deliver("task.result", p),
+      mcpResult: (p) => connection.deliver("mcp.result", p),
+      output: (p) => connection.sendNow("task.output", p),
+    },
+  });
+
+  log.info("flashduty-runner {version} starting; workspace {workspace}; {rules} bash rule(s)", {
+    version: VERSION,
+    workspace: workspace.root,
+    rules: config.permission.bash.length,
+  });
+  connection.start();
+
+  const stop = Promise.withResolvers<string>();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((sig) => {
+    const h = () => stop.resolve(sig);
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+  const signal = await stop.promise;
+  log.info("{signal} received: finishing running tasks (up to {s} s)", {
+    signal,
+    s: SHUTDOWN_GRACE_MS / 1000,
+  });
+  // A second signal while draining means "now".
+  for (const [sig, h] of handlers) {
+    Deno.removeSignalListener(sig, h);
+    Deno.addSignalListener(sig, () => Deno.exit(130));
+  }
+  await dispatcher.drain(SHUTDOWN_GRACE_MS);
+  if (connection.connected) await connection.drained(5000);
+  await connection.stop();
+  await closeServices(services);
+  log.info("stopped");
+  return 0;
+}
+
+async function closeServices(services: Services): Promise<void> {
+  await Promise.allSettled(
+    Object.values(services).map((s) =>
+      (s as { closeAll?: () => Promise<void> })?.closeAll?.() ?? Promise.resolve()
+    ),
+  );
+}

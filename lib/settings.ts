@@ -1,0 +1,103 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { type LogFormat, parseLogLevel } from "./log.ts";
+import type { LogLevel } from "./deps.ts";
+import type { RunnerConfig } from "./config.ts";
+import { type TransportName, TRANSPORTS } from "./transport.ts";
+
+export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
+export const ENV = {
+  token: "FLASHDUTY_RUNNER_TOKEN",
+  url: "FLASHDUTY_RUNNER_URL",
+  workspace: "FLASHDUTY_RUNNER_WORKSPACE",
+  logLevel: "FLASHDUTY_RUNNER_LOG_LEVEL",
+  logFormat: "FLASHDUTY_RUNNER_LOG_FORMAT",
+  config: "FLASHDUTY_RUNNER_CONFIG",
+  maxConcurrent: "FLASHDUTY_RUNNER_MAX_CONCURRENT_TASKS",
+  transport: "FLASHDUTY_RUNNER_TRANSPORT",
+} as const;
+
+export interface RunFlags {
+  token?: string;
+  url?: string;
+  workspace?: string;
+  config?: string;
+  logLevel?: string;
+  logFormat?: string;
+  maxConcurrentTasks?: string;
+  transport?: string;
+}
+
+export interface RunSettings {
+  token: string;
+  url: string;
+  workspace: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  maxConcurrent: number;
+  transport: TransportName;
+}
+
+/** A problem with how the runner was started: one line, exit code 2. */
+export class UsageError extends Error {}
+
+export function defaultWorkspace(): string {
+  return join(homedir(), ".flashduty-runner", "workspace");
+}
+
+/** Precedence: flag, then environment variable, then config file, then default. */
+export function resolveSettings(
+  flags: RunFlags,
+  env: (name: string) => string | undefined,
+  config: RunnerConfig,
+): RunSettings {
+  const pick = (flag: string | undefined, envName: string, fromConfig?: string) =>
+    flag ?? (env(envName) || undefined) ?? fromConfig;
+  const token = pick(flags.token, ENV.token, config.token);
+  if (!token) {
+    throw new UsageError(`missing token: pass --token or set ${ENV.token}`);
+  }
+  const url = pick(flags.url, ENV.url, config.url) ?? DEFAULT_URL;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`invalid --url ${JSON.stringify(url)}: not a URL`);
+  }
+  if (parsed.protocol !== "wss:" && parsed.protocol !== "ws:") {
+    throw new UsageError(`invalid --url: the scheme must be wss:// (or ws:// for a local test)`);
+  }
+  let logLevel: LogLevel;
+  try {
+    logLevel = parseLogLevel(pick(flags.logLevel, ENV.logLevel, config.logLevel) ?? "info");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const logFormat = pick(flags.logFormat, ENV.logFormat) ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new UsageError(`unknown log format ${JSON.stringify(logFormat)} (use text or json)`);
+  }
+  const max = pick(flags.maxConcurrentTasks, ENV.maxConcurrent) ??
+    String(config.maxConcurrentTasks ?? 16);
+  const maxConcurrent = Number(max);
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
+    throw new UsageError(
+      `--max-concurrent-tasks must be a positive integer, got ${JSON.stringify(max)}`,
+    );
+  }
+  const transport = pick(flags.transport, ENV.transport) ?? "ws";
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    throw new UsageError(
+      `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
+    );
+  }
+  return {
+    token,
+    url,
+    workspace: pick(flags.workspace, ENV.workspace, config.workspace) ?? defaultWorkspace(),
+    logLevel,
+    logFormat,
+    maxConcurrent,
+    transport: transport as TransportName,
+  };
+}

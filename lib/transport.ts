@@ -1,0 +1,159 @@
+import { NodeWebSocket } from "./deps.ts";
+
+/**
+ * The WebSocket client, behind one small interface so it can be swapped.
+ *
+ * Default: npm:ws running in Deno. Measured (`deno task bench`): Deno's
+ * native WebSocket client leaves Nagle's algorithm on and writes a frame's
+ * header and payload in separate writes, so a 1.4–64 KB message (most task
+ * results) waits ~40 ms for the peer's delayed ACK; npm:ws sets TCP_NODELAY
+ * and does the same round trip in well under a millisecond. The native
+ * client stays selectable (`--transport native`) so we can switch back when
+ * the bench shows it no longer stalls.
+ */
+export interface Socket {
+  /** resolves once the frame is handed to the OS; rejects when the socket is no longer open */
+  send(text: string): Promise<void>;
+  close(code?: number, reason?: string): void;
+  /** transport-level liveness probe; resolves false when no pong arrives in time */
+  ping?(timeoutMs: number): Promise<boolean>;
+}
+
+export interface SocketHandlers {
+  onMessage(text: string): void;
+  onClose(code: number, reason: string): void;
+}
+
+export interface DialOptions {
+  headers: Record<string, string>;
+  timeoutMs: number;
+  /** frames larger than this close the connection (1009) instead of exhausting memory */
+  maxPayload: number;
+}
+
+export type DialErrorKind = "auth" | "network";
+
+/** Why a dial failed: `auth` when the platform answered the upgrade with 401/403. */
+export class DialError extends Error {
+  constructor(readonly kind: DialErrorKind, message: string, readonly status?: number) {
+    super(message);
+    this.name = "DialError";
+  }
+}
+
+export type Dialer = (url: string, handlers: SocketHandlers, opts: DialOptions) => Promise<Socket>;
+
+export type TransportName = "ws" | "native";
+export const TRANSPORTS: readonly TransportName[] = ["ws", "native"];
+
+export function dialer(name: TransportName): Dialer {
+  return name === "native" ? dialNative : dialWs;
+}
+
+function statusError(status: number, detail: string): DialError {
+  return status === 401 || status === 403
+    ? new DialError("auth", `HTTP ${status} on upgrade`, status)
+    : new DialError("network", `HTTP ${status} on upgrade${detail ? `: ${detail}` : ""}`, status);
+}
+
+/** npm:ws: sets TCP_NODELAY, exposes the upgrade's HTTP status and ping/pong. */
+export const dialWs: Dialer = (url, handlers, opts) =>
+  new Promise((resolve, reject) => {
+    const ws = new NodeWebSocket(url, {
+      headers: opts.headers,
+      handshakeTimeout: opts.timeoutMs,
+      maxPayload: opts.maxPayload,
+      perMessageDeflate: false,
+      followRedirects: false,
+    });
+    let open = false;
+    ws.on("unexpected-response", (_req, res) => {
+      reject(statusError(res.statusCode ?? 0, res.statusMessage ?? ""));
+      ws.terminate();
+    });
+    ws.on("error", (err: Error) => {
+      if (!open) reject(new DialError("network", err.message));
+    });
+    ws.on("open", () => {
+      open = true;
+      resolve({
+        send: (text) =>
+          new Promise<void>((done, fail) => {
+            // Without a callback ws silently drops a frame sent while closing.
+            if (ws.readyState !== NodeWebSocket.OPEN) fail(new Error("socket is not open"));
+            else ws.send(text, (err?: Error) => err ? fail(err) : done());
+          }),
+        close: (code, reason) => ws.close(code, reason),
+        ping: (timeoutMs) =>
+          new Promise((done) => {
+            const timer = setTimeout(() => done(false), timeoutMs);
+            ws.once("pong", () => {
+              clearTimeout(timer);
+              done(true);
+            });
+            try {
+              ws.ping();
+            } catch {
+              clearTimeout(timer);
+              done(false);
+            }
+          }),
+      });
+    });
+    ws.on("message", (data: unknown, isBinary: boolean) => {
+      if (isBinary) return; // the protocol is JSON text frames only
+      handlers.onMessage(String(data));
+    });
+    ws.on("close", (code: number, reason: unknown) => {
+      if (open) handlers.onClose(code, String(reason ?? ""));
+      else reject(new DialError("network", `closed during handshake (${code})`));
+    });
+  });
+
+/** Deno's native WebSocket: kept selectable, see the module comment for why it is not the default. */
+export const dialNative: Dialer = (url, handlers, opts) =>
+  new Promise((resolve, reject) => {
+    // Deno accepts `headers` in the constructor's options bag (not in the DOM typings).
+    const ws = new WebSocket(url, { headers: opts.headers } as unknown as string[]);
+    let open = false;
+    const timer = setTimeout(() => {
+      if (!open) {
+        reject(new DialError("network", `handshake timed out after ${opts.timeoutMs} ms`));
+        ws.close();
+      }
+    }, opts.timeoutMs);
+    ws.onerror = (ev) => {
+      if (open) return;
+      clearTimeout(timer);
+      const message = (ev as ErrorEvent).message ?? "WebSocket error";
+      const status = /Invalid status code:? (\d{3})/.exec(message);
+      reject(status ? statusError(Number(status[1]), "") : new DialError("network", message));
+    };
+    ws.onopen = () => {
+      open = true;
+      clearTimeout(timer);
+      resolve({
+        send: (text) => {
+          // The spec's send() silently discards frames once closing: refuse instead.
+          if (ws.readyState !== WebSocket.OPEN) {
+            return Promise.reject(new Error("socket is not open"));
+          }
+          ws.send(text);
+          return Promise.resolve();
+        },
+        close: (code, reason) => ws.close(code, reason),
+      });
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== "string") return;
+      if (ev.data.length > opts.maxPayload) {
+        ws.close(1009, "message too big");
+        return;
+      }
+      handlers.onMessage(ev.data);
+    };
+    ws.onclose = (ev) => {
+      clearTimeout(timer);
+      if (open) handlers.onClose(ev.code, ev.reason);
+    };
+  });

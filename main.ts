@@ -1,0 +1,85 @@
+#!/usr/bin/env -S deno run
+/**
+ * flashduty-runner: the CLI. Parses flags and hands off; the work lives in lib/.
+ */
+import { Command, CommanderError } from "./lib/deps.ts";
+import { ConfigError, emptyConfig, loadConfig, type RunnerConfig } from "./lib/config.ts";
+import { setupLogging } from "./lib/log.ts";
+import { runRunner } from "./lib/runner.ts";
+import { ENV, resolveSettings, type RunFlags, UsageError } from "./lib/settings.ts";
+import { VERSION } from "./lib/version.ts";
+
+const env = (name: string): string | undefined => {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env for it: treat as unset
+  }
+};
+
+async function readConfig(path: string | undefined): Promise<RunnerConfig> {
+  const file = path ?? env(ENV.config);
+  return file ? await loadConfig(file) : emptyConfig();
+}
+
+function buildCli(): Command {
+  const program = new Command()
+    .name("flashduty-runner")
+    .description(
+      "Runs tasks from the Flashduty AI SRE platform on this host: commands under glob rules,\n" +
+        "workspace-confined file operations, MCP tool calls, webfetch and skill sync.",
+    )
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)");
+
+  program.command("run")
+    .description("connect to the platform and serve tasks until SIGINT/SIGTERM")
+    .option(
+      "--token <token>",
+      `worknode token (env ${ENV.token}; prefer the env: flags show in ps)`,
+    )
+    .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
+    .option("--workspace <dir>", `workspace root, created if missing (env ${ENV.workspace})`)
+    .option("--config <file>", `YAML config file with permission rules (env ${ENV.config})`)
+    .option("--log-level <level>", `debug, info, warn or error (env ${ENV.logLevel})`)
+    .option("--log-format <format>", `text or json (env ${ENV.logFormat})`)
+    .option(
+      "--max-concurrent-tasks <n>",
+      `tasks run at once; the rest queue (env ${ENV.maxConcurrent})`,
+    )
+    .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
+    .action(async (flags: RunFlags) => {
+      const config = await readConfig(flags.config);
+      const settings = resolveSettings(flags, env, config);
+      await setupLogging(settings.logLevel, settings.logFormat);
+      Deno.exitCode = await runRunner(settings, config);
+    });
+
+  program.command("version")
+    .description("print the version")
+    .action(() => console.log(`flashduty-runner ${VERSION}`));
+
+  return program;
+}
+
+export async function main(args: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(args, { from: "user" });
+    return Number(Deno.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; commander has already printed what went wrong.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      console.error(`flashduty-runner: ${err.message}`);
+      return 2;
+    }
+    console.error(`flashduty-runner: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
