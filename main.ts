@@ -26,8 +26,8 @@ function buildCli(): Command {
   const program = new Command()
     .name("flashduty-runner")
     .description(
-      "Runs tasks from the Flashduty AI SRE platform on this host: commands under glob rules,\n" +
-        "workspace-confined file operations, MCP tool calls, webfetch and skill sync.",
+      "Runs Flashduty AI SRE platform tasks on this host: commands under glob rules, " +
+        "workspace-confined files, MCP tool calls, webfetch and skill sync.",
     )
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");

@@ -1,0 +1,126 @@
+import { expect } from "./deps.ts";
+import { parseConfig } from "../lib/config.ts";
+import { RuleSet } from "../lib/rules.ts";
+import { resolveSettings } from "../lib/settings.ts";
+import { MAIN } from "./support/runner.ts";
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: false,
+    stdin: "null",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+Deno.test("config: rules keep file order, even for number-like patterns", () => {
+  const c = parseConfig(
+    `permission:\n  bash:\n    "*": deny\n    "10": allow\n    "ls *": allow\n`,
+  );
+  expect(c.permission.bash.map((r) => r.pattern)).toEqual(["*", "10", "ls *"]);
+});
+
+Deno.test("config: malformed files name the file, the line and the reason", () => {
+  const cases: [string, RegExp][] = [
+    [
+      'permission:\n  bash:\n    "*": deny\n    "*": allow\n',
+      /^config f\.yaml:4: Map keys must be unique/,
+    ],
+    ['permission:\n  bash:\n    "ls": maybe\n', /^config f\.yaml:3: .*unknown action "maybe"/],
+    ["permission:\n  bash:\n    123: allow\n", /^config f\.yaml:3: .*must be a string/],
+    ["permission: [\n", /^config f\.yaml:\d+: /],
+    ["colour: blue\n", /^config f\.yaml:1: unknown key `colour`/],
+    ["permission:\n  shell: {}\n", /^config f\.yaml:2: unknown permission section `shell`/],
+    ["- a\n- b\n", /^config f\.yaml:1: the top level must be a map/],
+  ];
+  for (const [text, want] of cases) {
+    expect(() => parseConfig(text, "f.yaml")).toThrow(want);
+  }
+});
+
+Deno.test("config: the reference's keys are accepted", () => {
+  const c = parseConfig(
+    `api_key: "wnt_k"\napi_url: "wss://x/ws"\nname: n\nlabels: [a]\nworkspace_root: /w\nlog:\n  level: debug\n`,
+  );
+  expect([c.token, c.url, c.name, c.labels, c.workspace, c.logLevel]).toEqual([
+    "wnt_k",
+    "wss://x/ws",
+    "n",
+    ["a"],
+    "/w",
+    "debug",
+  ]);
+});
+
+Deno.test("rules: last match wins, * spans spaces and slashes, `cmd *` matches bare cmd", () => {
+  const rules = new RuleSet(
+    parseConfig(
+      `permission:\n  bash:\n    "*": deny\n    "kubectl get *": allow\n    "kubectl get secret*": deny\n    "uptime": allow\n`,
+    ).permission.bash,
+  );
+  expect(rules.decide("kubectl get pods -n a/b").action).toBe("allow");
+  expect(rules.decide("kubectl get").action).toBe("allow");
+  expect(rules.decide("kubectl get secrets").action).toBe("deny");
+  expect(rules.decide("kubectl get secrets").rule?.pattern).toBe("kubectl get secret*");
+  expect(rules.decide("uptime").action).toBe("allow");
+  expect(rules.decide("uptime -p").action).toBe("deny");
+  expect(rules.decide("kubectl getx").action).toBe("deny");
+  expect(new RuleSet([]).decide("ls").rule).toBeUndefined();
+  expect(new RuleSet([{ pattern: "a.c", action: "allow" }]).decide("abc").action).toBe("deny");
+});
+
+Deno.test("settings: flags win over env, env over the config file", () => {
+  const config = parseConfig(`api_key: from-file\napi_url: "wss://file/ws"\n`);
+  const env = (n: string) =>
+    ({ FLASHDUTY_RUNNER_TOKEN: "from-env", FLASHDUTY_RUNNER_URL: "wss://env/ws" })[n];
+  const s = resolveSettings({ url: "ws://flag/ws" }, env, config);
+  expect([s.token, s.url, s.logLevel, s.maxConcurrent, s.transport]).toEqual([
+    "from-env",
+    "ws://flag/ws",
+    "info",
+    16,
+    "ws",
+  ]);
+  expect(resolveSettings({}, () => undefined, config).token).toBe("from-file");
+  expect(() => resolveSettings({}, () => undefined, parseConfig(""))).toThrow(/missing token/);
+  expect(() => resolveSettings({ token: "t", url: "https://x" }, () => undefined, config)).toThrow(
+    /wss:/,
+  );
+  expect(() => resolveSettings({ token: "t", logLevel: "loud" }, () => undefined, config)).toThrow(
+    /unknown log level/,
+  );
+});
+
+Deno.test("cli: a missing token is one line and exit code 2", async () => {
+  const r = await cli(["run"], { FLASHDUTY_RUNNER_TOKEN: "" });
+  expect(r.code).toBe(2);
+  expect(r.stderr.trim().split("\n")).toEqual([
+    "flashduty-runner: missing token: pass --token or set FLASHDUTY_RUNNER_TOKEN",
+  ]);
+});
+
+Deno.test("cli: a malformed config stops start-up with file and line", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, 'permission:\n  bash:\n    "*": nope\n');
+  const r = await cli(["run", "--token", "t", "--config", file]);
+  await Deno.remove(file);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`config ${file}:3: permission.bash: pattern "*" has unknown action`);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+});
+
+Deno.test("cli: version, and --help on every command", async () => {
+  const v = await cli(["version"]);
+  expect(v.code).toBe(0);
+  expect(v.stdout).toMatch(/^flashduty-runner \d+\.\d+\.\d+\n$/);
+  for (const args of [["--help"], ["run", "--help"], ["version", "--help"]]) {
+    const r = await cli(args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage: flashduty-runner");
+  }
+  const bad = await cli(["run", "--bogus"]);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain("unknown option '--bogus'");
+});

@@ -1,0 +1,254 @@
+import { expect } from "./deps.ts";
+import { Dispatcher } from "../lib/dispatcher.ts";
+import { emptyConfig } from "../lib/config.ts";
+import { logger } from "../lib/log.ts";
+import { Workspace } from "../lib/workspace.ts";
+import { TaskError } from "../lib/errors.ts";
+import {
+  envelope,
+  type McpResultPayload,
+  type TaskOutputPayload,
+  type TaskResultPayload,
+} from "../lib/protocol.ts";
+import type { OperationHandler } from "../lib/operation.ts";
+
+/**
+ * The real dispatcher with small test operations plugged into its registry
+ * (the production operations are tested through the simulator elsewhere).
+ */
+async function setup(maxConcurrent = 2) {
+  const dir = await Deno.makeTempDir();
+  const workspace = await Workspace.open(dir);
+  const results: TaskResultPayload[] = [];
+  const mcp: McpResultPayload[] = [];
+  const outputs: TaskOutputPayload[] = [];
+  const order: string[] = [];
+  let executions = 0;
+  const gates = new Map<string, PromiseWithResolvers<void>>();
+  const operations: Record<string, OperationHandler> = {
+    // waits until released or aborted
+    wait: async (args, ctx) => {
+      executions++;
+      const name = (args as { name: string }).name;
+      order.push(`start:${name}`);
+      const gate = Promise.withResolvers<void>();
+      gates.set(name, gate);
+      ctx.signal.addEventListener("abort", () => gate.reject(ctx.signal.reason));
+      await gate.promise;
+      order.push(`end:${name}`);
+      return { name };
+    },
+    echo: (args, ctx) => {
+      executions++;
+      ctx.output("stdout", "a");
+      ctx.output("stdout", "b");
+      ctx.output("stderr", "c");
+      return Promise.resolve({ args });
+    },
+    fail: () => Promise.reject(new TaskError("it failed on purpose")),
+    crash: () => Promise.reject(new RangeError("internal bug")),
+    mcp_call: (args) => Promise.resolve({ content: JSON.stringify(args) }),
+  };
+  const d = new Dispatcher({
+    workspace,
+    config: emptyConfig(),
+    services: {},
+    log: logger("test"),
+    maxConcurrent,
+    operations,
+    sink: {
+      result: (p) => results.push(p),
+      mcpResult: (p) => mcp.push(p),
+      output: (p) => outputs.push(p),
+    },
+  });
+  const task = (task_id: string, operation: string, args: unknown = {}, extra = {}) =>
+    d.handle(envelope("task.request", { task_id, operation, args, ...extra }));
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    if (!cond()) throw new Error("condition never became true");
+  };
+  const release = (name: string) => gates.get(name)!.resolve();
+  const cleanup = () => Deno.remove(dir, { recursive: true });
+  return {
+    d,
+    results,
+    mcp,
+    outputs,
+    order,
+    task,
+    until,
+    release,
+    cleanup,
+    executions: () => executions,
+  };
+}
+
+Deno.test("results echo source_instance_id and leave zero values out (omitempty)", async () => {
+  const t = await setup();
+  t.task("t1", "echo", { x: 1 }, { source_instance_id: "inst-9", trace_id: "tr" });
+  t.task("t2", "fail");
+  t.task("t3", "crash");
+  await t.until(() => t.results.length === 3);
+  expect(t.results.find((r) => r.task_id === "t1")).toEqual({
+    task_id: "t1",
+    source_instance_id: "inst-9",
+    success: true,
+    result: { args: { x: 1 } },
+  });
+  expect(t.results.find((r) => r.task_id === "t2")).toEqual({
+    task_id: "t2",
+    success: false,
+    error: "it failed on purpose",
+    exit_code: 1,
+  });
+  expect(t.results.find((r) => r.task_id === "t3")?.error).toBe("internal bug");
+  await t.cleanup();
+});
+
+Deno.test("live output is coalesced and flushed before the result", async () => {
+  const t = await setup();
+  t.task("t1", "echo");
+  await t.until(() => t.results.length === 1);
+  expect(t.outputs).toEqual([
+    { task_id: "t1", stream: "stdout", data: "ab" },
+    { task_id: "t1", stream: "stderr", data: "c" },
+  ]);
+  await t.cleanup();
+});
+
+Deno.test("unknown operation, missing operation and missing task_id", async () => {
+  const t = await setup();
+  t.task("t1", "rm_everything");
+  t.d.handle(envelope("task.request", { task_id: "t2" }));
+  t.d.handle(envelope("task.request", { operation: "echo" }));
+  t.d.handle(envelope("something.new" as "welcome", { a: 1 }));
+  await t.until(() => t.results.length === 2);
+  expect(t.results[0].error).toMatch(/^unknown operation "rm_everything" \(supported: /);
+  expect(t.results[1].error).toMatch(/`operation` must be a non-empty string/);
+  expect(t.executions()).toBe(0);
+  await t.cleanup();
+});
+
+Deno.test("concurrency limit queues the rest in arrival order", async () => {
+  const t = await setup(2);
+  for (const n of ["a", "b", "c", "d"]) t.task(n, "wait", { name: n });
+  await t.until(() => t.order.length === 2);
+  expect(t.order).toEqual(["start:a", "start:b"]);
+  expect(t.d.activeCount).toBe(4);
+  t.release("a");
+  await t.until(() => t.order.includes("start:c"));
+  expect(t.order).not.toContain("start:d");
+  t.release("b");
+  await t.until(() => t.order.includes("start:d"));
+  t.release("c");
+  t.release("d");
+  await t.until(() => t.results.length === 4);
+  expect(t.results.map((r) => r.task_id)).toEqual(["a", "b", "c", "d"]);
+  await t.cleanup();
+});
+
+Deno.test("task.cancel stops a running task and removes a queued one", async () => {
+  const t = await setup(1);
+  t.task("run", "wait", { name: "run" });
+  t.task("queued", "wait", { name: "queued" });
+  await t.until(() => t.order.length === 1);
+  t.d.handle(envelope("task.cancel", { task_id: "queued" }));
+  t.d.handle(envelope("task.cancel", { task_id: "run" }));
+  t.d.handle(envelope("task.cancel", { task_id: "never-heard-of" }));
+  await t.until(() => t.results.length === 2);
+  expect(t.results.map((r) => [r.task_id, r.success, r.error])).toEqual([
+    ["queued", false, "task cancelled"],
+    ["run", false, "task cancelled"],
+  ]);
+  expect(t.order).toEqual(["start:run"]);
+  await t.cleanup();
+});
+
+Deno.test("a re-sent task_id is answered, never executed twice", async () => {
+  const t = await setup();
+  t.task("dup", "wait", { name: "dup" }, { source_instance_id: "first" });
+  t.task("dup", "wait", { name: "dup" }, { source_instance_id: "second" }); // while running
+  await t.until(() => t.order.length === 1);
+  t.release("dup");
+  await t.until(() => t.results.length === 2);
+  t.task("dup", "wait", { name: "dup" }); // after it finished
+  await t.until(() => t.results.length === 3);
+  expect(t.executions()).toBe(1);
+  expect(t.results.map((r) => r.source_instance_id)).toEqual(["first", "second", undefined]);
+  expect(t.results.every((r) => r.success && (r.result as { name: string }).name === "dup")).toBe(
+    true,
+  );
+  await t.cleanup();
+});
+
+Deno.test("remembered results expire", async () => {
+  const dir = await Deno.makeTempDir();
+  let runs = 0;
+  const results: TaskResultPayload[] = [];
+  const d = new Dispatcher({
+    workspace: await Workspace.open(dir),
+    config: emptyConfig(),
+    services: {},
+    log: logger("test"),
+    rememberMs: 0,
+    operations: { count: () => Promise.resolve({ n: ++runs }) },
+    sink: { result: (p) => results.push(p), mcpResult: () => {}, output: () => {} },
+  });
+  d.handle(envelope("task.request", { task_id: "x", operation: "count" }));
+  await new Promise((r) => setTimeout(r, 20));
+  d.handle(envelope("task.request", { task_id: "x", operation: "count" }));
+  await new Promise((r) => setTimeout(r, 20));
+  expect(runs).toBe(2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("mcp.call becomes an mcp_call and is answered with mcp.result", async () => {
+  const t = await setup();
+  t.d.handle(
+    envelope("mcp.call", {
+      call_id: "c1",
+      server: { name: "s" },
+      tool_name: "tool",
+      arguments: { q: 1 },
+    }),
+  );
+  await t.until(() => t.mcp.length === 1);
+  expect(t.mcp[0]).toEqual({
+    call_id: "c1",
+    success: true,
+    result: {
+      content: JSON.stringify({ server: { name: "s" }, tool_name: "tool", args: { q: 1 } }),
+    },
+  });
+  expect(t.results).toEqual([]);
+  await t.cleanup();
+});
+
+Deno.test("drain waits for running tasks, refuses new ones, and cancels after the grace", async () => {
+  const t = await setup(1);
+  t.task("slow", "wait", { name: "slow" });
+  t.task("queued", "wait", { name: "queued" });
+  await t.until(() => t.order.length === 1);
+  const drained = t.d.drain(50);
+  t.task("late", "echo");
+  await drained;
+  const byId = Object.fromEntries(t.results.map((r) => [r.task_id, r.error]));
+  expect(byId).toEqual({
+    queued: "runner is shutting down",
+    late: "runner is shutting down",
+    slow: "task cancelled: runner is shutting down",
+  });
+  await t.cleanup();
+});
+
+Deno.test("drain lets a task that finishes within the grace succeed", async () => {
+  const t = await setup(1);
+  t.task("quick", "wait", { name: "quick" });
+  await t.until(() => t.order.length === 1);
+  const drained = t.d.drain(10_000);
+  setTimeout(() => t.release("quick"), 30);
+  await drained;
+  expect(t.results).toEqual([{ task_id: "quick", success: true, result: { name: "quick" } }]);
+  await t.cleanup();
+});
