@@ -185,7 +185,9 @@ export class Connection {
           return;
         }
         if (frame.envelope.type === "welcome") {
-          welcomed(readWelcome(frame.envelope.payload));
+          const w = readWelcome(frame.envelope.payload);
+          this.identity = w; // a later welcome renames us; the next heartbeat says so
+          welcomed(w);
           return;
         }
         this.opts.onMessage(frame.envelope);

@@ -49,6 +49,7 @@ interface Job {
 
 const CANCELLED = "task cancelled";
 const SHUTTING_DOWN = "runner is shutting down";
+const ABORT_WAIT_MS = 10_000;
 
 /**
  * Runs `task.request` and `mcp.call` messages concurrently up to a limit
@@ -308,6 +309,16 @@ export class Dispatcher {
     for (const job of this.jobs.values()) {
       job.controller.abort(new TaskError(`${CANCELLED}: ${SHUTTING_DOWN}`));
     }
-    await idle;
+    // An operation that ignores its signal must not keep the process alive forever.
+    const stuck = await Promise.race([
+      idle.then(() => false),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(true), ABORT_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    if (stuck) {
+      this.opts.log.error("{n} task(s) did not stop after cancel; exiting without their results", {
+        n: this.running,
+      });
+    }
   }
 }

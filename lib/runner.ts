@@ -28,6 +28,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     token: settings.token,
     dial: dialer(settings.transport),
     log: logger("connection"),
+    maxFrameBytes: settings.maxFrameBytes,
     onMessage: (env) => dispatcher!.handle(env),
     heartbeat: async (identity, first) => ({
       worknode_id: identity.worknode_id,

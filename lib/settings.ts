@@ -15,6 +15,7 @@ export const ENV = {
   config: "FLASHDUTY_RUNNER_CONFIG",
   maxConcurrent: "FLASHDUTY_RUNNER_MAX_CONCURRENT_TASKS",
   transport: "FLASHDUTY_RUNNER_TRANSPORT",
+  maxFrameBytes: "FLASHDUTY_RUNNER_MAX_FRAME_BYTES",
 } as const;
 
 export interface RunFlags {
@@ -36,6 +37,8 @@ export interface RunSettings {
   logFormat: LogFormat;
   maxConcurrent: number;
   transport: TransportName;
+  /** a frame larger than this closes the connection (1009) instead of exhausting memory */
+  maxFrameBytes: number;
 }
 
 /** A problem with how the runner was started: one line, exit code 2. */
@@ -91,6 +94,10 @@ export function resolveSettings(
       `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
     );
   }
+  const maxFrame = Number(env(ENV.maxFrameBytes) || 256 * 1024 * 1024);
+  if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
+    throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
+  }
   return {
     token,
     url,
@@ -99,5 +106,6 @@ export function resolveSettings(
     logFormat,
     maxConcurrent,
     transport: transport as TransportName,
+    maxFrameBytes: maxFrame,
   };
 }

@@ -1,4 +1,5 @@
 import { expect } from "./deps.ts";
+import { fileURLToPath } from "node:url";
 import { PlatformSimulator } from "../lib/testing/platform.ts";
 import { startRunner } from "./support/runner.ts";
 import type { HeartbeatPayload } from "../lib/protocol.ts";
@@ -114,6 +115,38 @@ Deno.test("without a welcome the runner warns after 5 s and still heartbeats wit
     await runner.waitForLog(/no welcome from the platform/);
   } finally {
     await runner.stop();
+    await sim.close();
+  }
+});
+
+Deno.test("wss://: both transports connect over TLS and verify the server certificate", async () => {
+  const dir = new URL("./fixtures/tls/", import.meta.url);
+  const tls = {
+    cert: await Deno.readTextFile(new URL("server.pem", dir)),
+    key: await Deno.readTextFile(new URL("server.key", dir)),
+  };
+  const ca = fileURLToPath(new URL("ca.pem", dir));
+  const sim = await PlatformSimulator.start({ tls });
+  expect(sim.url).toMatch(/^wss:\/\//);
+  try {
+    for (const transport of ["ws", "native"]) {
+      const from = sim.received.length;
+      const runner = await startRunner({
+        url: sim.url,
+        token: sim.token,
+        args: ["--transport", transport],
+        env: { DENO_CERT: ca },
+      });
+      await sim.waitFor((e) => e.type === "heartbeat", 20_000, `${transport} heartbeat`, from);
+      expect(await runner.stop()).toBe(0);
+    }
+    // Without the CA the certificate is refused: TLS is really verified.
+    const untrusting = await startRunner({ url: sim.url, token: sim.token });
+    await untrusting.waitForLog(
+      /failed to connect to wss:\/\/127\.0\.0\.1:\d+\/safari\/worknode\/ws: .*certificate/,
+    );
+    await untrusting.stop();
+  } finally {
     await sim.close();
   }
 });

@@ -19,6 +19,8 @@ export interface SimulatorOptions {
   token?: string;
   welcome?: WelcomePayload | null;
   path?: string;
+  /** PEM certificate and key: serve wss:// instead of ws:// */
+  tls?: { cert: string; key: string };
 }
 
 export interface UpgradeRecord {
@@ -46,6 +48,7 @@ export class PlatformSimulator {
     private readonly server: Deno.HttpServer<Deno.NetAddr>,
     readonly token: string,
     readonly path: string,
+    readonly scheme: "ws" | "wss",
   ) {}
 
   static start(opts: SimulatorOptions = {}): Promise<PlatformSimulator> {
@@ -60,6 +63,7 @@ export class PlatformSimulator {
       hostname: "127.0.0.1",
       port: 0,
       onListen: () => listening.resolve(),
+      ...(opts.tls ?? {}),
     }, (req) => {
       const url = new URL(req.url);
       if (url.pathname !== path) return new Response("not found", { status: 404 });
@@ -98,12 +102,12 @@ export class PlatformSimulator {
       };
       return response;
     });
-    sim = new PlatformSimulator(server, token, path);
+    sim = new PlatformSimulator(server, token, path, opts.tls ? "wss" : "ws");
     return listening.promise.then(() => sim);
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.server.addr.port}${this.path}`;
+    return `${this.scheme}://127.0.0.1:${this.server.addr.port}${this.path}`;
   }
 
   get port(): number {
