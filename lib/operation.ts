@@ -1,6 +1,7 @@
 import type { Logger } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
 import type { Workspace } from "./workspace.ts";
+import type { McpSessions } from "./mcp/sessions.ts";
 
 /**
  * What an operation gets to do its one job. Operations return their result
@@ -24,6 +25,8 @@ export interface OperationContext {
 
 /** Built once from the config at start-up; closed on shutdown. */
 export interface Services {
+  /** the MCP session pool (lib/mcp/sessions.ts); mcp_call / mcp_list_tools need it */
+  mcp?: McpSessions;
   /** extra services register here by name; see lib/services.ts */
   [name: string]: unknown;
 }

@@ -1,4 +1,4 @@
-import { dirname } from "node:path";
+import { atomicWrite } from "./fs/atomic_write.ts";
 import type { Truncation } from "./protocol.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -26,9 +26,9 @@ export async function limitOutput(
   const rel = `${OUTPUTS_DIR}/${op}_${randomChars(8)}_${Math.floor(Date.now() / 1000)}.txt`;
   let saved: string | undefined = rel;
   try {
-    const real = await ws.resolve(rel);
-    await Deno.mkdir(dirname(real), { recursive: true });
-    await Deno.writeTextFile(real, text);
+    // atomicWrite re-checks the directory after creating it, so a `.work`
+    // swapped for a symlink meanwhile cannot redirect the save outside
+    await atomicWrite(ws, await ws.resolve(rel), new TextEncoder().encode(text), rel);
   } catch {
     saved = undefined; // the preview still goes out, just without a file to page through
   }
@@ -44,7 +44,13 @@ function preview(text: string, savedPath: string | undefined): string {
   const lines = text.split("\n");
   const shown = Math.min(PREVIEW_LINES, lines.length);
   let head = lines.slice(0, shown).join("\n");
-  if (head.length > PREVIEW_CHARS) head = head.slice(0, PREVIEW_CHARS) + "\n... [preview truncated]";
+  if (head.length > PREVIEW_CHARS) {
+    // never cut between the two halves of a surrogate pair (a lone half is invalid UTF-8)
+    const cut = isHighSurrogate(head.charCodeAt(PREVIEW_CHARS - 1))
+      ? PREVIEW_CHARS - 1
+      : PREVIEW_CHARS;
+    head = head.slice(0, cut) + "\n... [preview truncated]";
+  }
   const parts = [
     "<output_truncated>",
     `Output too large (${text.length} chars, ${lines.length} lines).` +
@@ -61,6 +67,10 @@ function preview(text: string, savedPath: string | undefined): string {
   return parts.join("\n");
 }
 
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
 const ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 function randomChars(n: number): string {
@@ -73,4 +83,3 @@ export function readsSavedOutput(command: string): boolean {
   const readers = ["cat ", "head ", "tail ", "less ", "more ", "bat "];
   return readers.some((r) => command.includes(r)) && command.includes(".work/");
 }
-

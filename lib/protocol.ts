@@ -139,6 +139,8 @@ export interface ListResult {
 }
 export interface GlobResult {
   matches: string[];
+  /** extension: set when the walk stopped at its cap */
+  truncated?: boolean;
 }
 export interface GrepMatch {
   path: string;

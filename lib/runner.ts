@@ -4,6 +4,8 @@ import { Dispatcher } from "./dispatcher.ts";
 import { environmentInfo, MetricsSampler } from "./host_info.ts";
 import { logger } from "./log.ts";
 import type { Services } from "./operation.ts";
+import { McpSessions } from "./mcp/sessions.ts";
+import { grepWorkers } from "./fs/grep_search.ts";
 import type { RunSettings } from "./settings.ts";
 import { dialer } from "./transport.ts";
 import { VERSION } from "./version.ts";
@@ -19,17 +21,20 @@ const SHUTDOWN_GRACE_MS = 30_000;
 export async function runRunner(settings: RunSettings, config: RunnerConfig): Promise<number> {
   const log = logger("runner");
   const workspace = await Workspace.open(settings.workspace);
-  const services: Services = {};
+  const services: Services = {
+    mcp: new McpSessions({ log: logger("mcp"), config }),
+    grep: grepWorkers,
+  };
   const metrics = new MetricsSampler(workspace.root);
 
-  let dispatcher: Dispatcher | undefined;
   const connection = new Connection({
     url: settings.url,
     token: settings.token,
     dial: dialer(settings.transport),
     log: logger("connection"),
     maxFrameBytes: settings.maxFrameBytes,
-    onMessage: (env) => dispatcher!.handle(env),
+    // frames only arrive after start(), by which time the dispatcher exists
+    onMessage: (env) => dispatcher.handle(env),
     heartbeat: async (identity, first) => ({
       worknode_id: identity.worknode_id,
       name: identity.name,
@@ -39,7 +44,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       metrics: await metrics.sample(),
     }),
   });
-  dispatcher = new Dispatcher({
+  const dispatcher = new Dispatcher({
     workspace,
     config,
     services,

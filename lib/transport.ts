@@ -71,8 +71,10 @@ export const dialWs: Dialer = (url, handlers, opts) =>
       reject(statusError(res.statusCode ?? 0, res.statusMessage ?? ""));
       ws.terminate();
     });
+    let lastError = "";
     ws.on("error", (err: Error) => {
       if (!open) reject(new DialError("network", err.message));
+      else lastError = err.message; // e.g. "Max payload size exceeded": said when it closes
     });
     ws.on("open", () => {
       open = true;
@@ -105,7 +107,7 @@ export const dialWs: Dialer = (url, handlers, opts) =>
       handlers.onMessage(String(data));
     });
     ws.on("close", (code: number, reason: unknown) => {
-      if (open) handlers.onClose(code, String(reason ?? ""));
+      if (open) handlers.onClose(code, String(reason ?? "") || lastError);
       else reject(new DialError("network", `closed during handshake (${code})`));
     });
   });

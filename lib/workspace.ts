@@ -1,5 +1,5 @@
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
-import { PathEscapeError } from "./errors.ts";
+import { PathEscapeError, TaskError } from "./errors.ts";
 
 const MAX_SYMLINK_HOPS = 40;
 
@@ -82,12 +82,22 @@ async function realResolve(start: string, rel: string, original: string): Promis
       info = await Deno.lstat(next);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        // A `..` left over from a symlink target must not be folded lexically
+        // here: `missing/../link/x` would skip `missing` and land on an
+        // unresolved `link`. The kernel answers ENOENT for it, so do we.
+        if (todo.includes("..")) {
+          throw new Deno.errors.NotFound(
+            `${JSON.stringify(original)} (a symlink leads through a missing directory)`,
+          );
+        }
         return normalize(join(next, ...todo));
       }
       throw err;
     }
     if (info.isSymlink) {
-      if (++hops > MAX_SYMLINK_HOPS) throw new PathEscapeError(original);
+      if (++hops > MAX_SYMLINK_HOPS) {
+        throw new TaskError(`too many levels of symbolic links: ${JSON.stringify(original)}`);
+      }
       const target = await Deno.readLink(next);
       todo.unshift(...target.split(sep).filter((p) => p !== "" && p !== "."));
       if (isAbsolute(target)) cur = sep;

@@ -1,3 +1,13 @@
-import { notImplemented } from "./stub.ts";
+import { Args } from "../args.ts";
+import { runBash } from "../bash/run.ts";
+import type { OperationHandler } from "../operation.ts";
 
-export const bash = notImplemented("bash");
+/** `bash {command, workdir?, timeout?}` under `permission.bash` (see lib/bash/). */
+export const bash: OperationHandler = async (raw, ctx) => {
+  const args = Args.of("bash", raw);
+  return await runBash({
+    command: args.string("command"),
+    workdir: args.optionalString("workdir"),
+    timeout: args.optionalNumber("timeout"),
+  }, ctx);
+};

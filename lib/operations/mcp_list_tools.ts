@@ -1,3 +1,19 @@
-import { notImplemented } from "./stub.ts";
+import { Args } from "../args.ts";
+import type { OperationHandler } from "../operation.ts";
+import type { McpListToolsResult } from "../protocol.ts";
+import { pool, readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 
-export const mcp_list_tools = notImplemented("mcp_list_tools");
+/** `mcp_list_tools {server}`: every tool, all pages, with its input schema. */
+export const mcp_list_tools: OperationHandler = async (raw, ctx): Promise<McpListToolsResult> => {
+  const args = Args.of("mcp_list_tools", raw);
+  const server = readServer("mcp_list_tools", args);
+  const timeoutMs = readTimeoutMs("mcp_list_tools", args);
+  const tools = await pool("mcp_list_tools", ctx).listTools(server, useOptions(ctx, timeoutMs));
+  return {
+    tools: tools.map((t) => ({
+      name: t.name,
+      description: t.description ?? "",
+      input_schema: t.inputSchema,
+    })),
+  };
+};

@@ -1,3 +1,36 @@
-import { notImplemented } from "./stub.ts";
+import { Args } from "../args.ts";
+import { TaskError } from "../errors.ts";
+import { openVerified, readAt } from "../fs/open_file.ts";
+import type { OperationHandler } from "../operation.ts";
+import type { ReadResult } from "../protocol.ts";
 
-export const read = notImplemented("read");
+/** One read's cap: its base64 must still fit in a sane WebSocket frame. */
+export const MAX_READ_BYTES = 16 * 1024 * 1024;
+
+/**
+ * `read {path, offset?, limit?}` -> `{content: base64, total_size}`. Offset
+ * and limit are bytes; offset < 0 counts as 0, limit <= 0 means to the end.
+ * The opened file is proven to be the one that was confined (openVerified).
+ */
+export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> => {
+  const args = Args.of("read", rawArgs);
+  const path = args.string("path");
+  const offset = Math.max(0, Math.floor(args.optionalNumber("offset") ?? 0));
+  const limit = Math.floor(args.optionalNumber("limit") ?? 0);
+  const real = await ctx.workspace.resolve(path);
+  const { handle, size } = await openVerified(real, path);
+  try {
+    if (offset >= size) return { content: "", total_size: size };
+    const want = limit > 0 ? Math.min(limit, size - offset) : size - offset;
+    if (want > MAX_READ_BYTES) {
+      throw new TaskError(
+        `read of ${want} bytes from ${path} exceeds the ${MAX_READ_BYTES} byte (16 MiB) limit ` +
+          `of one read (total_size ${size}); use offset and limit to read it in parts`,
+      );
+    }
+    const bytes = await readAt(handle, offset, want);
+    return { content: bytes.toBase64(), total_size: size };
+  } finally {
+    await handle.close();
+  }
+};

@@ -1,3 +1,99 @@
-import { notImplemented } from "./stub.ts";
+import { Args } from "../args.ts";
+import { TaskError } from "../errors.ts";
+import type { OperationContext, OperationHandler } from "../operation.ts";
+import { limitOutput } from "../output.ts";
+import type { WebfetchResult } from "../protocol.ts";
+import { fetchWithPolicy } from "../webfetch/fetch_with_policy.ts";
+import { decodeBody, htmlToMarkdown, htmlToText, isHtml } from "../webfetch/html_convert.ts";
+import { safeUrl } from "../webfetch/url_policy.ts";
 
-export const webfetch = notImplemented("webfetch");
+export const DEFAULT_TIMEOUT_S = 30;
+export const MAX_TIMEOUT_S = 120;
+const FORMATS = ["markdown", "text", "html"] as const;
+type Format = typeof FORMATS[number];
+
+// The reference runner's request headers: sites answer a browser-like client.
+const USER_AGENT =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const ACCEPT: Record<Format, string> = {
+  markdown: "text/markdown, text/html;q=0.9, */*;q=0.8",
+  text: "text/plain, text/html;q=0.9, */*;q=0.8",
+  html: "text/html, */*;q=0.8",
+};
+
+/**
+ * `webfetch {url, format?, timeout?}` -> `{content, url, truncated?, ...}`.
+ * Every hop is checked by the URL policy (lib/webfetch/url_policy.ts);
+ * HTML becomes Markdown or text per `format`, anything else is returned as
+ * text, as it came.
+ */
+export const webfetch: OperationHandler = async (raw, ctx) => {
+  const args = Args.of("webfetch", raw);
+  const urlText = args.nonEmptyString("url").trim();
+  const format = readFormat(args.optionalString("format"));
+  const timeoutS = readTimeout(args.optionalNumber("timeout"));
+  let url: URL;
+  try {
+    url = new URL(urlText);
+  } catch {
+    throw new TaskError(`invalid url: ${JSON.stringify(urlText)} (a full http or https URL)`);
+  }
+  return await fetchAndConvert(url, format, timeoutS, ctx);
+};
+
+/** The operation body, with `caCerts` for tests that speak TLS to a local server. */
+export async function fetchAndConvert(
+  url: URL,
+  format: Format,
+  timeoutS: number,
+  ctx: OperationContext,
+  caCerts?: string[],
+): Promise<WebfetchResult> {
+  const fetched = await fetchWithPolicy(url, {
+    config: ctx.config,
+    signal: ctx.signal,
+    timeoutMs: timeoutS * 1000,
+    headers: {
+      "User-Agent": USER_AGENT,
+      "Accept": ACCEPT[format],
+      "Accept-Language": "en-US,en;q=0.9,zh-CN;q=0.8,zh;q=0.7",
+    },
+    caCerts,
+  });
+  ctx.log.debug("webfetch {url} -> {final}: {status} {type}, {bytes} bytes", {
+    url: safeUrl(url),
+    final: safeUrl(fetched.url),
+    status: fetched.status,
+    type: fetched.contentType,
+    bytes: fetched.body.length,
+  });
+  const html = isHtml(fetched.contentType, fetched.body);
+  const text = decodeBody(fetched.body, fetched.contentType, html);
+  let content = text;
+  if (html && format === "markdown") content = htmlToMarkdown(text, fetched.url);
+  else if (html && format === "text") content = htmlToText(text, fetched.url);
+  const limited = await limitOutput(ctx.workspace, "webfetch", content);
+  return { content: limited.content, url: fetched.url.href, ...truncation(limited) };
+}
+
+function truncation(l: { truncated?: boolean; file_path?: string; total_size?: number }) {
+  const { truncated, file_path, total_size } = l;
+  return truncated ? { truncated, file_path, total_size } : {};
+}
+
+function readFormat(value: string | undefined): Format {
+  if (value === undefined || value === "") return "markdown";
+  const f = value.toLowerCase();
+  if ((FORMATS as readonly string[]).includes(f)) return f as Format;
+  throw new TaskError(
+    `invalid args for webfetch: \`format\` must be markdown, text or html (got ${
+      JSON.stringify(value)
+    })`,
+  );
+}
+
+/** Seconds; missing or not positive means the default, more than the maximum is capped. */
+function readTimeout(value: number | undefined): number {
+  if (value === undefined || value <= 0) return DEFAULT_TIMEOUT_S;
+  return Math.min(value, MAX_TIMEOUT_S);
+}

@@ -1,3 +1,18 @@
-import { notImplemented } from "./stub.ts";
+import { Args, decodeBase64 } from "../args.ts";
+import { atomicWrite } from "../fs/atomic_write.ts";
+import type { OperationHandler } from "../operation.ts";
+import type { WriteResult } from "../protocol.ts";
 
-export const write = notImplemented("write");
+/**
+ * `write {path, content: base64}` -> `{success: true}`. Parents are
+ * created; the file is replaced atomically (atomicWrite), never half-written.
+ */
+export const write: OperationHandler = async (rawArgs, ctx): Promise<WriteResult> => {
+  const args = Args.of("write", rawArgs);
+  const path = args.string("path");
+  // decoded before anything on disk is touched: bad input changes nothing
+  const data = decodeBase64("write", "content", args.string("content"));
+  const real = await ctx.workspace.resolve(path);
+  await atomicWrite(ctx.workspace, real, data, path);
+  return { success: true };
+};

@@ -57,7 +57,6 @@ export class PlatformSimulator {
     const welcome = opts.welcome === undefined
       ? { worknode_id: "wn_sim_1", name: "simulated-runner", labels: ["sim"] }
       : opts.welcome;
-    let sim: PlatformSimulator;
     const listening = Promise.withResolvers<void>();
     const server = Deno.serve({
       hostname: "127.0.0.1",
@@ -102,7 +101,8 @@ export class PlatformSimulator {
       };
       return response;
     });
-    sim = new PlatformSimulator(server, token, path, opts.tls ? "wss" : "ws");
+    // The handler above runs only for requests, which come after this line.
+    const sim = new PlatformSimulator(server, token, path, opts.tls ? "wss" : "ws");
     return listening.promise.then(() => sim);
   }
 

@@ -1,0 +1,179 @@
+/**
+ * The `bash` operation's body: where it runs, under which decision, for how
+ * long, and the BashResult it gives back.
+ */
+import { TaskError } from "../errors.ts";
+import type { OperationContext } from "../operation.ts";
+import { limitOutput, readsSavedOutput } from "../output.ts";
+import type { BashResult } from "../protocol.ts";
+import { describeDecision } from "../rules.ts";
+import type { Workspace } from "../workspace.ts";
+import { findProgram, preflightRedirects, runScript, safeSearchPath } from "./exec.ts";
+import { denialMessage, type Plan, planCommand } from "./plan.ts";
+import { ProcessTree } from "./proc.ts";
+import { Capture, pump } from "./sinks.ts";
+
+export const DEFAULT_TIMEOUT_SEC = 120;
+/** setTimeout's ceiling is ~24.8 days; a day is more than any diagnostic needs. */
+export const MAX_TIMEOUT_SEC = 86_400;
+export const TIMEOUT_EXIT_CODE = 124;
+export const TIMED_OUT = "command timed out";
+
+export interface BashRequest {
+  command: string;
+  workdir?: string;
+  /** seconds; absent or not positive means the default */
+  timeout?: number;
+}
+
+export interface RunHooks {
+  /** every program the restricted executor starts (tests compare it with the checked words) */
+  onSpawn?(argv: readonly string[], program: string): void;
+  /** the plan, once made (tests read the checked words from it) */
+  onPlan?(plan: Plan): void;
+  /** the environment instead of childEnv() (tests give commands a fake HOME and PATH) */
+  env?: Record<string, string>;
+}
+
+/** The environment commands run with: the runner's own, minus its credentials. */
+export function childEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of Object.keys(env)) {
+    if (/^FLASHDUTY_/i.test(name)) delete env[name];
+  }
+  return env;
+}
+
+export async function runBash(
+  req: BashRequest,
+  ctx: OperationContext,
+  hooks: RunHooks = {},
+): Promise<BashResult> {
+  if (req.command.trim() === "") throw new TaskError("invalid args for bash: `command` is empty");
+  if (ctx.signal.aborted) throw new TaskError("command cancelled");
+  const ws = ctx.workspace;
+  const cwd = await workdir(ws, req.workdir);
+  const env = hooks.env ?? childEnv();
+  const rules = ctx.config.permission.bash;
+  const plan = planCommand(rules, req.command, { env, cwd });
+  hooks.onPlan?.(plan);
+  for (const c of plan.checks) {
+    ctx.log.debug("bash {decision} {subcommand}: {reason}", {
+      decision: c.decision.action,
+      subcommand: c.words.join(" "),
+      reason: c.refused ?? describeDecision(c.decision),
+      mode: plan.trusted ? "trusted" : "restricted",
+    });
+  }
+  if (!plan.allowed) throw new TaskError(denialMessage(plan));
+  if (plan.script) await preflightRedirects(plan.script, ws, cwd);
+
+  const stdout = new Capture("stdout", ctx.output);
+  const stderr = new Capture("stderr", ctx.output);
+  const tree = new ProcessTree();
+  const seconds = req.timeout && req.timeout > 0
+    ? Math.min(req.timeout, MAX_TIMEOUT_SEC)
+    : DEFAULT_TIMEOUT_SEC;
+  let why: "timeout" | "cancel" | undefined;
+  const abandon = new AbortController();
+  const stop = (reason: "timeout" | "cancel") => {
+    why ??= reason;
+    void tree.killAll().then(() => abandon.abort());
+  };
+  const timer = setTimeout(() => stop("timeout"), seconds * 1000);
+  const onAbort = () => stop("cancel");
+  ctx.signal.addEventListener("abort", onAbort);
+  const searchPath = safeSearchPath(env.PATH, ws);
+  let code: number;
+  try {
+    if (plan.script) {
+      code = await runScript(plan.script, {
+        workspace: ws,
+        cwd,
+        env,
+        searchPath,
+        tree,
+        stdout,
+        stderr,
+        stopped: () => why !== undefined,
+        abandon: abandon.signal,
+        onSpawn: hooks.onSpawn,
+      });
+    } else {
+      code = await runTrusted(req.command, {
+        cwd,
+        env,
+        searchPath,
+        ws,
+        tree,
+        stdout,
+        stderr,
+        abandon: abandon.signal,
+      });
+    }
+  } finally {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener("abort", onAbort);
+  }
+  if (why) await tree.killAll(); // let the SIGKILL round finish before reporting
+  if (why === "cancel") throw new TaskError("command cancelled");
+  if (why === "timeout") {
+    code = TIMEOUT_EXIT_CODE;
+    stderr.text = stderr.text ? `${stderr.text.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
+  }
+  const out = readsSavedOutput(req.command)
+    ? { content: stdout.text }
+    : await limitOutput(ws, "bash", stdout.text);
+  const result: BashResult = { stdout: out.content, stderr: stderr.text, exit_code: code };
+  if (out.truncated) result.truncated = true;
+  if (out.file_path) result.file_path = out.file_path;
+  if (out.total_size !== undefined) result.total_size = out.total_size;
+  return result;
+}
+
+async function workdir(ws: Workspace, dir: string | undefined): Promise<string> {
+  const real = await ws.resolve(dir ?? ".");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(real);
+  } catch {
+    throw new TaskError(`workdir ${JSON.stringify(dir)} does not exist`);
+  }
+  if (!info.isDirectory) throw new TaskError(`workdir ${JSON.stringify(dir)} is not a directory`);
+  return real;
+}
+
+/** Trusted mode: bash itself runs the string, in its own process group. */
+async function runTrusted(
+  command: string,
+  o: {
+    cwd: string;
+    env: Record<string, string>;
+    searchPath: string[];
+    ws: Workspace;
+    tree: ProcessTree;
+    stdout: Capture;
+    stderr: Capture;
+    abandon: AbortSignal;
+  },
+): Promise<number> {
+  const bash = findProgram("bash", o.cwd, o.searchPath, o.ws);
+  if (!bash) throw new TaskError("bash is not installed (trusted mode runs commands with bash -c)");
+  const s = o.tree.spawn(bash, {
+    args: ["-c", command],
+    cwd: o.cwd,
+    clearEnv: true,
+    env: { ...o.env, PWD: o.cwd },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const pumps = [
+    pump(s.child.stdout, o.stdout.writer(), o.abandon),
+    pump(s.child.stderr, o.stderr.writer(), o.abandon),
+  ];
+  const status = await s.child.status;
+  o.tree.reap(s.pid);
+  await Promise.all(pumps);
+  return status.code;
+}

@@ -1,0 +1,223 @@
+/**
+ * Where a program's output goes: the task's captured (and streamed) stdout
+ * or stderr, a workspace file, the next program's stdin, or nowhere. Several
+ * writers may share one destination (`2>&1`, `&>`, `|&`); it closes when
+ * the last of them is done.
+ */
+
+export const MAX_STREAM_BYTES = 10 * 1024 * 1024;
+
+/** One writer's handle on a destination; `write` resolves false once nobody reads any more. */
+export interface SinkWriter {
+  write(chunk: Uint8Array): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface Sink {
+  writer(): SinkWriter;
+  /** closes the destination if no writer ever came (a pipe nobody feeds still ends) */
+  settle(): Promise<void>;
+}
+
+/**
+ * A captured stream: kept in memory up to 10 MB and streamed as it arrives.
+ * Each writer decodes on its own, so two programs' bytes never split one
+ * UTF-8 character between them.
+ */
+export class Capture implements Sink {
+  text = "";
+  bytes = 0;
+  capped = false;
+
+  constructor(
+    readonly stream: "stdout" | "stderr",
+    private readonly emit: (stream: "stdout" | "stderr", data: string) => void,
+    private readonly max = MAX_STREAM_BYTES,
+  ) {}
+
+  writer(): SinkWriter {
+    const decoder = new TextDecoder();
+    return {
+      write: (chunk) => {
+        this.add(chunk, decoder, false);
+        return Promise.resolve(true); // a capture never stops reading: the program must not block
+      },
+      close: () => {
+        this.add(new Uint8Array(), decoder, true);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Text the runner itself adds (`command not found`, `command timed out`). */
+  note(text: string): void {
+    this.add(new TextEncoder().encode(text), new TextDecoder(), true);
+  }
+
+  private add(chunk: Uint8Array, decoder: TextDecoder, flush: boolean): void {
+    if (this.capped) return;
+    let part = chunk;
+    if (this.bytes + chunk.length > this.max) {
+      part = chunk.subarray(0, this.max - this.bytes);
+      this.capped = true;
+    }
+    this.bytes += part.length;
+    const text = decoder.decode(part, { stream: !flush && !this.capped });
+    if (text) {
+      this.text += text;
+      this.send(text);
+    }
+    if (this.capped) {
+      const note =
+        `\n[runner: ${this.stream} capped at ${this.max} bytes; the rest was discarded]\n`;
+      this.text += note;
+      this.send(note);
+    }
+  }
+
+  // Streaming is best effort: a failing listener must not stop the program's output being read.
+  private send(text: string): void {
+    try {
+      this.emit(this.stream, text);
+    } catch {
+      // the result still carries the text
+    }
+  }
+}
+
+/** Bytes go nowhere (`>/dev/null` shared with another fd, or a program's fd nobody wants). */
+export class Discard implements Sink {
+  writer(): SinkWriter {
+    return { write: () => Promise.resolve(true), close: () => Promise.resolve() };
+  }
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Shared-ownership close: the resource closes when its last writer (or settle, if none) is done. */
+abstract class Shared implements Sink {
+  private writers = 0;
+  private opened = false;
+  private closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  protected abstract put(chunk: Uint8Array): Promise<boolean>;
+  protected abstract end(): Promise<void>;
+
+  writer(): SinkWriter {
+    this.writers++;
+    this.opened = true;
+    let done = false;
+    return {
+      // Writes from several writers are serialized, so chunks never interleave mid-write.
+      write: (chunk) => {
+        const p = this.queue.then(() => this.closed ? false : this.put(chunk));
+        this.queue = p.catch(() => false);
+        return p.catch(() => false);
+      },
+      close: async () => {
+        if (done) return;
+        done = true;
+        if (--this.writers === 0) await this.finish();
+      },
+    };
+  }
+
+  async settle(): Promise<void> {
+    if (!this.opened) await this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.closed) return;
+    await this.queue;
+    this.closed = true;
+    try {
+      await this.end();
+    } catch {
+      // already closed by the other side
+    }
+  }
+}
+
+/** A workspace file opened by a redirect. */
+export class FileSink extends Shared {
+  constructor(private readonly file: Deno.FsFile) {
+    super();
+  }
+  protected async put(chunk: Uint8Array): Promise<boolean> {
+    let off = 0;
+    while (off < chunk.length) off += await this.file.write(chunk.subarray(off));
+    return true;
+  }
+  protected end(): Promise<void> {
+    this.file.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The pipe between two programs. Its reader is the next program's stdin,
+ * unless that program redirected its stdin elsewhere: then writes fail and
+ * the writer stops, so the producer gets SIGPIPE as it would under bash.
+ */
+export class PipeSink extends Shared {
+  private resolveReader!: (w: WritableStreamDefaultWriter<Uint8Array> | undefined) => void;
+  private readonly reader = new Promise<WritableStreamDefaultWriter<Uint8Array> | undefined>((r) =>
+    this.resolveReader = r
+  );
+
+  /** The next program started: its stdin reads this pipe. */
+  attach(stdin: WritableStream<Uint8Array>): void {
+    this.resolveReader(stdin.getWriter());
+  }
+  /** The next program did not start, or reads its stdin from elsewhere. */
+  noReader(): void {
+    this.resolveReader(undefined);
+  }
+  protected async put(chunk: Uint8Array): Promise<boolean> {
+    const w = await this.reader;
+    if (!w) return false;
+    await w.write(chunk);
+    return true;
+  }
+  protected async end(): Promise<void> {
+    await (await this.reader)?.close();
+  }
+}
+
+/**
+ * Copies a program's output into a destination; stops reading when nobody
+ * reads on, or when `abandon` fires (after a kill: a process that escaped the
+ * kill may still hold the pipe open, and must not hold the task too).
+ */
+export async function pump(
+  source: ReadableStream<Uint8Array>,
+  dest: SinkWriter,
+  abandon?: AbortSignal,
+): Promise<void> {
+  const reader = source.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  abandon?.addEventListener("abort", stop);
+  if (abandon?.aborted) stop();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (!(await dest.write(value))) {
+        await reader.cancel(); // closes our end: the writer gets SIGPIPE
+        break;
+      }
+    }
+  } catch {
+    // the program was killed mid-read
+  } finally {
+    abandon?.removeEventListener("abort", stop);
+    reader.releaseLock();
+    await dest.close();
+  }
+}
