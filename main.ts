@@ -6,7 +6,17 @@ import { Command, CommanderError } from "./lib/deps.ts";
 import { ConfigError, emptyConfig, loadConfig, type RunnerConfig } from "./lib/config.ts";
 import { setupLogging } from "./lib/log.ts";
 import { runRunner } from "./lib/runner.ts";
-import { ENV, resolveSettings, type RunFlags, UsageError } from "./lib/settings.ts";
+import {
+  DEFAULT_URL,
+  defaultWorkspace,
+  ENV,
+  resolveSettings,
+  type RunFlags,
+  UsageError,
+} from "./lib/settings.ts";
+import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
+import { checkCommand } from "./lib/bash/check.ts";
+import { lintConfig } from "./lib/bash/lint.ts";
 import { VERSION } from "./lib/version.ts";
 
 const env = (name: string): string | undefined => {
@@ -48,11 +58,61 @@ function buildCli(): Command {
       `tasks run at once; the rest queue (env ${ENV.maxConcurrent})`,
     )
     .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
-    .action(async (flags: RunFlags) => {
+    .option(
+      "--no-sandbox",
+      "do not re-execute under the Deno permissions derived from the config (debugging only)",
+    )
+    .action(async (flags: RunFlags & { sandbox: boolean }) => {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, env, config);
       await setupLogging(settings.logLevel, settings.logFormat);
-      Deno.exitCode = await runRunner(settings, config);
+      // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
+      const supervised = await enterSandbox({
+        config,
+        configPath: flags.config ?? env(ENV.config),
+        workspace: settings.workspace,
+        platformUrl: settings.url,
+        noSandbox: flags.sandbox === false,
+      });
+      Deno.exitCode = supervised ?? await runRunner(settings, config);
+    });
+
+  program.command("check")
+    .description("show what the rules decide for a command, sub-command by sub-command")
+    .usage("[--config FILE] -- '<command>'  |  --lint [--config FILE]")
+    .option("--config <file>", `YAML config file (env ${ENV.config})`)
+    .option("--lint", "warn about allow rules that admit an escape hatch (a shell, -exec, ...)")
+    .argument("[command...]", "the command, quoted as one argument after --")
+    .action(async (words: string[], flags: { config?: string; lint?: boolean }) => {
+      const config = await readConfig(flags.config);
+      if (flags.lint) {
+        const lint = lintConfig(config);
+        console.log(lint.text.trimEnd());
+        Deno.exitCode = lint.warnings.length === 0 ? 0 : 1;
+        return;
+      }
+      if (words.length === 0) throw new UsageError("check: give the command after --, quoted");
+      const result = checkCommand(config, words.join(" "));
+      console.log(result.text.trimEnd());
+      Deno.exitCode = result.ok ? 0 : 1;
+    });
+
+  program.command("permissions")
+    .description("print the Deno permission flags the runner derives from the config")
+    .option("--config <file>", `YAML config file (env ${ENV.config})`)
+    .option("--workspace <dir>", `workspace root (env ${ENV.workspace})`)
+    .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
+    .action(async (flags: { config?: string; workspace?: string; url?: string }) => {
+      const config = await readConfig(flags.config);
+      console.log(
+        permissionsText({
+          config,
+          configPath: flags.config ?? env(ENV.config),
+          workspace: flags.workspace ?? (env(ENV.workspace) || config.workspace) ??
+            defaultWorkspace(),
+          platformUrl: flags.url ?? (env(ENV.url) || config.url) ?? DEFAULT_URL,
+        }).trimEnd(),
+      );
     });
 
   program.command("version")
