@@ -92,6 +92,10 @@ async function realResolve(start: string, rel: string, original: string): Promis
         }
         return normalize(join(next, ...todo));
       }
+      // Under the second sandbox layer the workspace is always readable, so a
+      // component Deno refuses to stat lies outside it: that is an escape,
+      // and the message must say so (users grep for it).
+      if (err instanceof Deno.errors.NotCapable) throw new PathEscapeError(original);
       throw err;
     }
     if (info.isSymlink) {
