@@ -124,3 +124,34 @@ Deno.test("cli: version, and --help on every command", async () => {
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain("unknown option '--bogus'");
 });
+
+Deno.test("cli: check prints each sub-command's decision; exit 0 only if all would run", async () => {
+  const example = new URL("../examples/readonly-linux.yaml", import.meta.url).pathname;
+  const denied = await cli(["check", "--config", example, "--", "df -h | tail -n 5 && rm -rf /x"]);
+  expect(denied.code).toBe(1);
+  expect(denied.stdout).toMatch(/^allow +"df -h" +rule "df \*": allow$/m);
+  expect(denied.stdout).toMatch(/^deny +"rm -rf \/x" +rule "\*": deny$/m);
+  expect(denied.stdout).toMatch(/^result: denied$/m);
+  const allowed = await cli(["check", "--config", example, "--", "uptime"]);
+  expect(allowed.code).toBe(0);
+  expect(allowed.stdout).toMatch(/^result: allowed$/m);
+  const noRules = await cli(["check", "--", "ls"]);
+  expect(noRules.code).toBe(1);
+});
+
+Deno.test("cli: check --lint flags an escape hatch; permissions prints derived flags", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(file, `permission:\n  bash:\n    "*": deny\n    "find *": allow\n`);
+  try {
+    const lint = await cli(["check", "--lint", "--config", file]);
+    expect(lint.code).toBe(1);
+    expect(lint.stdout).toMatch(/rule "find \*"/);
+    const perms = await cli(["permissions", "--config", file, "--workspace", "/tmp/fdr-perm-ws"]);
+    expect(perms.code).toBe(0);
+    expect(perms.stdout).toMatch(/^--allow-write=\/tmp\/fdr-perm-ws$/m);
+    expect(perms.stdout).toMatch(/^--allow-run=\S*\/find(,|$)/m);
+    expect(perms.stdout).not.toMatch(/^--allow-all$/m);
+  } finally {
+    await Deno.remove(file);
+  }
+});
