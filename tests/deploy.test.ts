@@ -161,7 +161,7 @@ Deno.test("systemd: the unit is hardened, and the README describes every directi
   expect(svc.MemoryDenyWriteExecute).toBeUndefined();
   expect(unit.Install.WantedBy).toEqual(["multi-user.target"]);
 
-  const readme = read("README.d/shipping.md");
+  const readme = read("README.md");
   for (const key of Object.keys(svc)) {
     expect({ key, described: readme.includes(`\`${key}=`) }).toEqual({ key, described: true });
   }
