@@ -39,6 +39,8 @@ Deno.test("every spelling of a link-local or metadata address is refused without
     "http://[FD00:EC2:0:0:0:0:0:254]/",
     "http://metadata.google.internal/computeMetadata/v1/",
     "http://METADATA.google.internal./",
+    "http://100.100.100.200/latest/meta-data/", // Alibaba Cloud
+    "http://[::ffff:100.100.100.200]/",
   ];
   for (const url of spellings) {
     const message = await deniedMessage(url);
@@ -48,7 +50,17 @@ Deno.test("every spelling of a link-local or metadata address is refused without
 });
 
 Deno.test("addresses next to the blocked ranges are not blocked", () => {
-  for (const ip of ["169.253.255.255", "169.255.0.0", "127.0.0.1", "10.0.0.1", "::1", "fec0::1"]) {
+  for (
+    const ip of [
+      "169.253.255.255",
+      "169.255.0.0",
+      "127.0.0.1",
+      "10.0.0.1",
+      "::1",
+      "fec0::1",
+      "100.100.100.201",
+    ]
+  ) {
     expect(blockedAddress(ip)).toBeUndefined();
   }
   for (const ip of ["fd00:ec2::253", "2001:db8::1", "::ffff:127.0.0.1", "64:ff9b::808:808"]) {

@@ -17,6 +17,7 @@ export function blockedName(hostname: string): string | undefined {
 /** Why the IP address `ip` (v4 or v6 text) is blocked, or undefined when it is not. */
 export function blockedAddress(ip: string): string | undefined {
   const v4 = parseIPv4(ip);
+  if (v4 && isAlibabaMetadata(v4)) return `${ip} is a cloud metadata address (Alibaba Cloud)`;
   if (v4) return blockedV4(v4) ? `${ip} is link-local (169.254.0.0/16, cloud metadata)` : undefined;
   const v6 = parseIPv6(ip);
   // Text that is neither is not an address we can judge: refuse (fail closed).
@@ -24,10 +25,18 @@ export function blockedAddress(ip: string): string | undefined {
   if (v6[0] === 0xfe && (v6[1] & 0xc0) === 0x80) return `${ip} is link-local (fe80::/10)`;
   if (equal(v6, METADATA_V6)) return `${ip} is a cloud metadata address (fd00:ec2::254)`;
   const embedded = embeddedV4(v6);
+  if (embedded && isAlibabaMetadata(embedded)) {
+    return `${ip} embeds the Alibaba Cloud metadata address 100.100.100.200`;
+  }
   if (embedded && blockedV4(embedded)) {
     return `${ip} embeds the link-local ${embedded.join(".")} (169.254.0.0/16, cloud metadata)`;
   }
   return undefined;
+}
+
+/** Alibaba Cloud's metadata service sits outside 169.254/16. */
+function isAlibabaMetadata(b: Uint8Array | number[]): boolean {
+  return b[0] === 100 && b[1] === 100 && b[2] === 100 && b[3] === 200;
 }
 
 function blockedV4(b: Uint8Array | number[]): boolean {
