@@ -10,6 +10,7 @@ import {
   DEFAULT_URL,
   defaultWorkspace,
   ENV,
+  readEnv,
   resolveSettings,
   type RunFlags,
   UsageError,
@@ -19,16 +20,8 @@ import { checkCommand } from "./lib/bash/check.ts";
 import { lintConfig } from "./lib/bash/lint.ts";
 import { VERSION } from "./lib/version.ts";
 
-const env = (name: string): string | undefined => {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env for it: treat as unset
-  }
-};
-
 async function readConfig(path: string | undefined): Promise<RunnerConfig> {
-  const file = path ?? env(ENV.config);
+  const file = path ?? readEnv(ENV.config);
   return file ? await loadConfig(file) : emptyConfig();
 }
 
@@ -64,12 +57,12 @@ function buildCli(): Command {
     )
     .action(async (flags: RunFlags & { sandbox: boolean }) => {
       const config = await readConfig(flags.config);
-      const settings = resolveSettings(flags, env, config);
+      const settings = resolveSettings(flags, readEnv, config);
       await setupLogging(settings.logLevel, settings.logFormat);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
         config,
-        configPath: flags.config ?? env(ENV.config),
+        configPath: flags.config ?? readEnv(ENV.config),
         workspace: settings.workspace,
         platformUrl: settings.url,
         noSandbox: flags.sandbox === false,
@@ -107,10 +100,10 @@ function buildCli(): Command {
       console.log(
         permissionsText({
           config,
-          configPath: flags.config ?? env(ENV.config),
-          workspace: flags.workspace ?? (env(ENV.workspace) || config.workspace) ??
+          configPath: flags.config ?? readEnv(ENV.config),
+          workspace: flags.workspace ?? (readEnv(ENV.workspace) || config.workspace) ??
             defaultWorkspace(),
-          platformUrl: flags.url ?? (env(ENV.url) || config.url) ?? DEFAULT_URL,
+          platformUrl: flags.url ?? (readEnv(ENV.url) || config.url) ?? DEFAULT_URL,
         }).trimEnd(),
       );
     });

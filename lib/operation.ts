@@ -27,7 +27,7 @@ export interface OperationContext {
 export interface Services {
   /** the MCP session pool (lib/mcp/sessions.ts); mcp_call / mcp_list_tools need it */
   mcp?: McpSessions;
-  /** extra services register here by name; see lib/services.ts */
+  /** other pools built in lib/runner.ts (e.g. grep workers); each may have closeAll() */
   [name: string]: unknown;
 }
 

@@ -41,6 +41,15 @@ export interface RunSettings {
   maxFrameBytes: number;
 }
 
+/** An environment variable, or undefined when unset or not readable (no --allow-env for it). */
+export function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A problem with how the runner was started: one line, exit code 2. */
 export class UsageError extends Error {}
 

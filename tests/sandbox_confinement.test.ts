@@ -10,7 +10,7 @@ import { parseConfig } from "../lib/config.ts";
 import { derivePermissions, toDenoFlags } from "../lib/sandbox/permissions.ts";
 
 const ERRORS = new URL("../lib/errors.ts", import.meta.url).href;
-const SIGNAL = new URL("../lib/sandbox/signal.ts", import.meta.url).href;
+const SIGNAL = new URL("../lib/proc/signal.ts", import.meta.url).href;
 
 /** One attempt's outcome, as the probe script reports it. */
 interface Outcome {

@@ -9,8 +9,8 @@
  * lose the link. A process that both calls setsid and double-forks before we
  * look escapes both nets; that is the documented limit.
  */
-import { descendants, killAll, type ProcessId } from "../mcp/process_tree.ts";
-import { sendSignal } from "../sandbox/signal.ts";
+import { descendants, killAll, type ProcessId } from "../proc/process_tree.ts";
+import { sendSignal } from "../proc/signal.ts";
 
 export const KILL_GRACE_MS = 2_000;
 

@@ -24,7 +24,7 @@ import {
   requestHeaders,
   type StdioServer,
 } from "./server_config.ts";
-import { descendants, killAll } from "./process_tree.ts";
+import { descendants, killAll } from "../proc/process_tree.ts";
 import { StderrLog } from "./stderr_log.ts";
 
 export interface ConnectOptions {

@@ -14,7 +14,7 @@
  * - run: the programs `permission.bash` allow rules name (a stdio MCP server
  *   is launched under the same rules), resolved through PATH the way Deno
  *   resolves them at spawn time, plus `kill` and `ps` to stop process trees
- *   (see ./signal.ts, lib/mcp/sandbox_needs.ts). Unscoped
+ *   (see lib/proc/signal.ts, lib/mcp/sandbox_needs.ts). Unscoped
  *   when the rules are trusted (a catch-all allow) or name a program with
  *   a wildcard.
  * - net: the platform's host:port. Unscoped whenever webfetch may fetch at
@@ -268,7 +268,7 @@ function programs(
   }
   if (found.length > 0) {
     // Stopping process trees without Deno.kill (it needs an unscoped --allow-run) and
-    // without /proc (Deno opens it only under --allow-all): see ./signal.ts and
+    // without /proc (Deno opens it only under --allow-all): see lib/proc/signal.ts and
     // lib/mcp/sandbox_needs.ts.
     for (const helper of HELPER_PROGRAMS) {
       const paths = resolveProgram(helper, pathEnv, workspace);
@@ -284,7 +284,7 @@ function programs(
   return unique(found);
 }
 
-/** kill for lib/sandbox/signal.ts, ps and kill for lib/mcp/process_tree.ts */
+/** kill for lib/proc/signal.ts, ps and kill for lib/proc/process_tree.ts */
 const HELPER_WHY: Record<string, string> = {
   kill: "signals a command's process group (Deno.kill cannot under a run list)",
   ...MCP_HELPER_PROGRAMS,

@@ -13,6 +13,7 @@
 import type { Logger } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
 import { logger } from "../log.ts";
+import { readEnv } from "../settings.ts";
 import {
   type DenoPermissions,
   type DeriveInput,
@@ -278,6 +279,12 @@ export interface EnterSandboxOptions {
 export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | undefined> {
   const log = opts.log ?? logger("sandbox");
   const mode = sandboxMode(opts);
+  // Our supervisor chose our flags; re-deriving them here, under those
+  // narrow flags, can see less (e.g. a program outside the read grant).
+  if (mode === "sandboxed" && readEnv(SANDBOX_ENV) === String(Deno.ppid)) {
+    watchSupervisor(log);
+    return undefined;
+  }
   // The workspace must exist for its real path to be granted.
   await Deno.mkdir(opts.workspace, { recursive: true });
   const derived = derivePermissions(sandboxInput(opts));
@@ -291,10 +298,8 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
       }
       return await superviseSelf({ permissions: derived, args: opts.args ?? Deno.args, log });
     case "sandboxed":
+      // set by hand, not by a supervisor: say where the flags are broad
       watchSupervisor(log);
-      // Our supervisor chose our flags; re-deriving them here, under those
-      // narrow flags, can see less (e.g. a program outside the read grant).
-      if (readEnv(SANDBOX_ENV) === String(Deno.ppid)) return undefined;
       for (const line of broaderThanNeeded(derived)) {
         log.warn("{problem} (was {env} set by hand?)", {
           problem: line,
@@ -342,12 +347,4 @@ export function permissionsText(
   opts: Pick<EnterSandboxOptions, "config" | "configPath" | "workspace" | "platformUrl">,
 ): string {
   return describePermissions(derivePermissions(sandboxInput(opts)));
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }
