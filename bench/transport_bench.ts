@@ -17,6 +17,7 @@
 import { join } from "node:path";
 import { type Dialer, dialNative, dialWs } from "../lib/transport.ts";
 import { ackText, spawnAckServer } from "./ack_server.ts";
+import { makeTestPki } from "../tests/support/tls.ts";
 
 const DEFAULT_SIZES = [100, 2048, 16 * 1024, 300 * 1024];
 const WARMUP = 5;
@@ -349,62 +350,12 @@ async function runScheme(
   return { rows, check };
 }
 
-/** A CA and a localhost/127.0.0.1 certificate it signs, made with openssl in `dir`. */
-async function makeCertificates(dir: string): Promise<void> {
-  const openssl = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-    if (!out.success) throw new Error(`openssl ${args[0]}: ${decoder.decode(out.stderr)}`);
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=bench CA",
-  );
-  await openssl("req", ...ec, "-keyout", "key.pem", "-out", "srv.csr", "-subj", "/CN=localhost");
-  await Deno.writeTextFile(
-    join(dir, "ext.cnf"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    "srv.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "cert.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  );
-}
-
 /** Runs the wss:// half in a child that trusts the CA through `--cert`. */
 async function runWssChild(iterations: number, sizes: number[]): Promise<SchemeResult | string> {
   const dir = await Deno.makeTempDir({ prefix: "transport-bench-" });
   try {
     try {
-      await makeCertificates(dir);
+      await makeTestPki(dir, ["DNS:localhost", "IP:127.0.0.1"]);
     } catch (err) {
       return `wss:// skipped: cannot make a certificate (${(err as Error).message.trim()})`;
     }

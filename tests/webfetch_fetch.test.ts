@@ -7,6 +7,7 @@ import type { OperationContext } from "../lib/operation.ts";
 import { fetchAndConvert, webfetch } from "../lib/operations/webfetch.ts";
 import { PinnedRelay } from "../lib/webfetch/pinned_relay.ts";
 import { Workspace } from "../lib/workspace.ts";
+import { makeTestPki, type TestPki } from "./support/tls.ts";
 
 // ---- a real HTTP server on 127.0.0.1 and a real operation context ----
 
@@ -476,72 +477,11 @@ Deno.test("permission.webfetch rules allow and deny URLs", async () => {
 
 // ---- pinning: the connection goes to the checked address, with TLS intact ----
 
-interface Pki {
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-/** A throwaway CA and a leaf for localhost and pinned.test (openssl, in a temp dir). */
-async function makePki(): Promise<Pki> {
+/** A throwaway CA and a leaf for localhost and pinned.test. */
+async function makePki(): Promise<TestPki> {
   const dir = await Deno.makeTempDir({ prefix: "webfetch_pki_" });
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
-    if (!out.success) {
-      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-    }
-  };
   try {
-    await run(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=webfetch test ca",
-    );
-    await run(
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "leaf.key",
-      "-out",
-      "leaf.csr",
-      "-subj",
-      "/CN=localhost",
-    );
-    await Deno.writeTextFile(
-      join(dir, "ext.cnf"),
-      "subjectAltName=DNS:localhost,DNS:pinned.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    );
-    await run(
-      "x509",
-      "-req",
-      "-in",
-      "leaf.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-out",
-      "leaf.pem",
-      "-days",
-      "2",
-      "-extfile",
-      "ext.cnf",
-    );
-    const read = (f: string) => Deno.readTextFile(join(dir, f));
-    return { ca: await read("ca.pem"), cert: await read("leaf.pem"), key: await read("leaf.key") };
+    return await makeTestPki(dir, ["DNS:localhost", "DNS:pinned.test"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
