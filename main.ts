@@ -17,7 +17,7 @@ import {
 } from "./lib/settings.ts";
 import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
 import { checkCommand } from "./lib/bash/check.ts";
-import { lintConfig } from "./lib/bash/lint.ts";
+import { lintConfig } from "./lib/policy/lint.ts";
 import { VERSION } from "./lib/version.ts";
 
 async function readConfig(path: string | undefined): Promise<RunnerConfig> {

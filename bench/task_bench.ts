@@ -4,7 +4,7 @@
  * operation -> result) against the bare operation done in this process, in
  * the same run. The ratio is what the runner adds on top of the work.
  */
-import { PlatformSimulator } from "../lib/testing/platform.ts";
+import { PlatformSimulator } from "../tests/support/platform.ts";
 import { startRunner } from "../tests/support/runner.ts";
 
 const N = Number(Deno.args[0] ?? 200);

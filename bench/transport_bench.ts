@@ -15,7 +15,7 @@
  * Usage: deno run --allow-all bench/transport_bench.ts [--iterations N] [--no-wss] [--json]
  */
 import { join } from "node:path";
-import { type Dialer, dialNative, dialWs } from "../lib/transport.ts";
+import { type Dialer, dialNative, dialWs } from "../lib/wire/transport.ts";
 import { ackText, spawnAckServer } from "./ack_server.ts";
 import { makeTestPki } from "../tests/support/tls.ts";
 

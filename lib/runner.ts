@@ -1,15 +1,15 @@
 import type { RunnerConfig } from "./config.ts";
-import { Connection } from "./connection.ts";
-import { Dispatcher } from "./dispatcher.ts";
-import { environmentInfo, MetricsSampler } from "./host_info.ts";
+import { Connection } from "./wire/connection.ts";
+import { Dispatcher } from "./tasks/dispatcher.ts";
+import { environmentInfo, MetricsSampler } from "./wire/host_info.ts";
 import { logger } from "./log.ts";
-import type { Services } from "./operation.ts";
+import type { Services } from "./tasks/context.ts";
 import { McpSessions } from "./mcp/sessions.ts";
 import { grepWorkers } from "./fs/grep_search.ts";
 import type { RunSettings } from "./settings.ts";
-import { dialer } from "./transport.ts";
+import { dialer } from "./wire/transport.ts";
 import { VERSION } from "./version.ts";
-import { Workspace } from "./workspace.ts";
+import { Workspace } from "./fs/workspace.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
 

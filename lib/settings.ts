@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
-import { type TransportName, TRANSPORTS } from "./transport.ts";
+import { type TransportName, TRANSPORTS } from "./wire/transport.ts";
 
 export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
 export const ENV = {

@@ -2,7 +2,7 @@
 import { expect } from "./deps.ts";
 import { loadConfig, parseConfig, type Rule, type RunnerConfig } from "../lib/config.ts";
 import { checkCommand } from "../lib/bash/check.ts";
-import { lintConfig } from "../lib/bash/lint.ts";
+import { lintConfig } from "../lib/policy/lint.ts";
 
 const config = (rules: Rule[]): RunnerConfig => ({ permission: { bash: rules } });
 const allow = (...patterns: string[]): Rule[] => [

@@ -6,12 +6,12 @@
 import { expect } from "./deps.ts";
 import { configureLogging, type LogRecord, resetLogging } from "../lib/deps.ts";
 import type { Rule } from "../lib/config.ts";
-import { TaskError } from "../lib/errors.ts";
+import { TaskError } from "../lib/tasks/errors.ts";
 import { bash } from "../lib/operations/bash.ts";
 import { runBash } from "../lib/bash/run.ts";
 import { safeSearchPath } from "../lib/bash/exec.ts";
-import type { BashResult } from "../lib/protocol.ts";
-import { isWithin } from "../lib/workspace.ts";
+import type { BashResult } from "../lib/wire/protocol.ts";
+import { isWithin } from "../lib/fs/workspace.ts";
 import { context, READ_ONLY, running, TRUSTED, until, withWorkspace } from "./bash_support.ts";
 
 const RULES: Rule[] = [

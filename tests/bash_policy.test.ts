@@ -1,6 +1,11 @@
 import { expect } from "./deps.ts";
 import type { Rule } from "../lib/config.ts";
-import { decideArgv, deniedMessage, isTrusted, refusedAssignment } from "../lib/bash/policy.ts";
+import {
+  decideArgv,
+  deniedMessage,
+  isTrusted,
+  refusedAssignment,
+} from "../lib/policy/command_policy.ts";
 
 const r = (pattern: string, action: "allow" | "deny"): Rule => ({ pattern, action });
 const allowed = (rules: Rule[], argv: string[]) => decideArgv(rules, argv).action === "allow";

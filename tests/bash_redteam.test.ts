@@ -8,10 +8,10 @@
  */
 import { expect } from "./deps.ts";
 import { relative } from "node:path";
-import { TaskError } from "../lib/errors.ts";
+import { TaskError } from "../lib/tasks/errors.ts";
 import { runBash } from "../lib/bash/run.ts";
 import type { Plan } from "../lib/bash/plan.ts";
-import { isWithin } from "../lib/workspace.ts";
+import { isWithin } from "../lib/fs/workspace.ts";
 import { context, READ_ONLY, withWorkspace } from "./bash_support.ts";
 
 interface Payload {

@@ -1,8 +1,8 @@
 /** Shared by the tests/bash_*.test.ts files: a real workspace and an OperationContext around it. */
 import type { Rule } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
-import type { OperationContext } from "../lib/operation.ts";
-import { Workspace } from "../lib/workspace.ts";
+import type { OperationContext } from "../lib/tasks/context.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
 
 export const READ_ONLY: Rule[] = [
   { pattern: "*", action: "deny" },

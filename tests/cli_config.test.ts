@@ -1,6 +1,6 @@
 import { expect } from "./deps.ts";
 import { parseConfig } from "../lib/config.ts";
-import { RuleSet } from "../lib/rules.ts";
+import { RuleSet } from "../lib/policy/rules.ts";
 import { resolveSettings } from "../lib/settings.ts";
 import { MAIN } from "./support/runner.ts";
 

@@ -1,8 +1,8 @@
 import { expect } from "./deps.ts";
 import { fileURLToPath } from "node:url";
-import { PlatformSimulator } from "../lib/testing/platform.ts";
+import { PlatformSimulator } from "./support/platform.ts";
 import { startRunner } from "./support/runner.ts";
-import type { HeartbeatPayload } from "../lib/protocol.ts";
+import type { HeartbeatPayload } from "../lib/wire/protocol.ts";
 
 Deno.test("connects with token in query and Bearer header, heartbeats with environment and metrics", async () => {
   const sim = await PlatformSimulator.start();

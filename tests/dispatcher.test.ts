@@ -1,16 +1,16 @@
 import { expect } from "./deps.ts";
-import { Dispatcher } from "../lib/dispatcher.ts";
+import { Dispatcher } from "../lib/tasks/dispatcher.ts";
 import { emptyConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
-import { Workspace } from "../lib/workspace.ts";
-import { TaskError } from "../lib/errors.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
+import { TaskError } from "../lib/tasks/errors.ts";
 import {
   envelope,
   type McpResultPayload,
   type TaskOutputPayload,
   type TaskResultPayload,
-} from "../lib/protocol.ts";
-import type { OperationHandler } from "../lib/operation.ts";
+} from "../lib/wire/protocol.ts";
+import type { OperationHandler } from "../lib/tasks/context.ts";
 
 /**
  * The real dispatcher with small test operations plugged into its registry

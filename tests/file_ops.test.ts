@@ -230,7 +230,7 @@ async function crashWhileWriting(t: TempWorkspace, how: string) {
   await Deno.writeTextFile(
     script,
     `import { write } from "${lib}operations/write.ts";
-import { Workspace } from "${lib}workspace.ts";
+import { Workspace } from "${lib}fs/workspace.ts";
 const ws = await Workspace.open(${JSON.stringify(t.ws.root)});
 const data = new Uint8Array(4 * 1024 * 1024).fill(120);
 const limit = ["--pid", String(Deno.pid), "--fsize=1048576"];

@@ -2,8 +2,8 @@
 import { join } from "node:path";
 import { emptyConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
-import type { OperationContext, OperationHandler } from "../lib/operation.ts";
-import { Workspace } from "../lib/workspace.ts";
+import type { OperationContext, OperationHandler } from "../lib/tasks/context.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
 
 export interface TempWorkspace extends AsyncDisposable {
   /** a temp dir holding `ws/` (the workspace) and whatever the test puts beside it */

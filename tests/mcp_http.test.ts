@@ -5,7 +5,7 @@
 import { expect } from "./deps.ts";
 import { mcp_call } from "../lib/operations/mcp_call.ts";
 import { mcp_list_tools } from "../lib/operations/mcp_list_tools.ts";
-import type { McpCallResult, McpListToolsResult } from "../lib/protocol.ts";
+import type { McpCallResult, McpListToolsResult } from "../lib/wire/protocol.ts";
 import { TOOL_COUNT } from "./fixtures/mcp_tools.ts";
 import { mcpFixture } from "./fixtures/mcp_context.ts";
 import { closedPort, LegacySseServer, StreamableServer } from "./fixtures/mcp_http_server.ts";

@@ -1,6 +1,6 @@
 import { expect } from "./deps.ts";
 import { join } from "node:path";
-import { limitOutput, MAX_OUTPUT_CHARS, readsSavedOutput } from "../lib/output.ts";
+import { limitOutput, MAX_OUTPUT_CHARS, readsSavedOutput } from "../lib/tasks/output.ts";
 import { tempWorkspace } from "./file_ops_support.ts";
 
 Deno.test("limitOutput: text up to 30,000 chars goes out unchanged", async () => {

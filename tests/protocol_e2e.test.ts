@@ -1,7 +1,7 @@
 import { expect } from "./deps.ts";
-import { PlatformSimulator } from "../lib/testing/platform.ts";
+import { PlatformSimulator } from "./support/platform.ts";
 import { startRunner } from "./support/runner.ts";
-import type { HeartbeatPayload } from "../lib/protocol.ts";
+import type { HeartbeatPayload } from "../lib/wire/protocol.ts";
 
 const b64 = (s: string) => btoa(s);
 

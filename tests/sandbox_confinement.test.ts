@@ -9,7 +9,7 @@ import { expect } from "./deps.ts";
 import { parseConfig } from "../lib/config.ts";
 import { derivePermissions, toDenoFlags } from "../lib/sandbox/permissions.ts";
 
-const ERRORS = new URL("../lib/errors.ts", import.meta.url).href;
+const ERRORS = new URL("../lib/tasks/errors.ts", import.meta.url).href;
 const SIGNAL = new URL("../lib/proc/signal.ts", import.meta.url).href;
 
 /** One attempt's outcome, as the probe script reports it. */
@@ -19,7 +19,7 @@ interface Outcome {
   error?: string;
   /** the error's class name (NotCapable for the second layer) */
   kind?: string;
-  /** what the platform would be told (lib/errors.ts errorMessage) */
+  /** what the platform would be told (lib/tasks/errors.ts errorMessage) */
   message?: string;
 }
 

@@ -8,8 +8,8 @@
 import { join } from "node:path";
 import { expect } from "./deps.ts";
 import { parseConfig } from "../lib/config.ts";
-import type { HeartbeatPayload } from "../lib/protocol.ts";
-import { PlatformSimulator } from "../lib/testing/platform.ts";
+import type { HeartbeatPayload } from "../lib/wire/protocol.ts";
+import { PlatformSimulator } from "./support/platform.ts";
 import { derivePermissions, toDenoFlags } from "../lib/sandbox/permissions.ts";
 import { MAIN, startRunner } from "./support/runner.ts";
 import { STDIO_SERVER, stdioServer } from "./fixtures/mcp_context.ts";

@@ -1,10 +1,10 @@
 import { expect } from "./deps.ts";
 import { join } from "node:path";
-import { PATH_ESCAPES, TaskError } from "../lib/errors.ts";
+import { PATH_ESCAPES, TaskError } from "../lib/tasks/errors.ts";
 import { logger } from "../lib/log.ts";
-import type { OperationContext } from "../lib/operation.ts";
+import type { OperationContext } from "../lib/tasks/context.ts";
 import { sync_skill } from "../lib/operations/sync_skill.ts";
-import { Workspace } from "../lib/workspace.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
 import { buildZip, type ZipEntrySpec } from "./support/zip_builder.ts";
 
 interface Env {

@@ -13,9 +13,9 @@ import { write } from "../lib/operations/write.ts";
 import { list } from "../lib/operations/list.ts";
 import { glob } from "../lib/operations/glob.ts";
 import { grep } from "../lib/operations/grep.ts";
-import type { OperationHandler } from "../lib/operation.ts";
-import { PATH_ESCAPES } from "../lib/errors.ts";
-import { Workspace } from "../lib/workspace.ts";
+import type { OperationHandler } from "../lib/tasks/context.ts";
+import { PATH_ESCAPES } from "../lib/tasks/errors.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
 import { b64, contextFor, plant } from "./file_ops_support.ts";
 
 interface Entry {

@@ -1,6 +1,6 @@
 import { expect } from "./deps.ts";
 import { dirname, join } from "node:path";
-import { PlatformSimulator } from "../lib/testing/platform.ts";
+import { PlatformSimulator } from "./support/platform.ts";
 import { startRunner } from "./support/runner.ts";
 
 /**

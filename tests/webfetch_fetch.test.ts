@@ -1,12 +1,12 @@
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import type { Rule, RunnerConfig } from "../lib/config.ts";
-import { TaskError } from "../lib/errors.ts";
+import { TaskError } from "../lib/tasks/errors.ts";
 import { logger } from "../lib/log.ts";
-import type { OperationContext } from "../lib/operation.ts";
+import type { OperationContext } from "../lib/tasks/context.ts";
 import { fetchAndConvert, webfetch } from "../lib/operations/webfetch.ts";
 import { PinnedRelay } from "../lib/webfetch/pinned_relay.ts";
-import { Workspace } from "../lib/workspace.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
 import { makeTestPki, type TestPki } from "./support/tls.ts";
 
 // ---- a real HTTP server on 127.0.0.1 and a real operation context ----

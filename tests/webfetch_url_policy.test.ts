@@ -1,9 +1,9 @@
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import type { Rule, RunnerConfig } from "../lib/config.ts";
-import { TaskError } from "../lib/errors.ts";
-import { blockedAddress } from "../lib/webfetch/blocked_addresses.ts";
-import { assertUrlAllowed, checkUrl } from "../lib/webfetch/url_policy.ts";
+import { TaskError } from "../lib/tasks/errors.ts";
+import { blockedAddress } from "../lib/policy/blocked_addresses.ts";
+import { assertUrlAllowed, checkUrl } from "../lib/policy/url_policy.ts";
 
 function config(webfetch?: Rule[]): RunnerConfig {
   return { permission: { bash: [], ...(webfetch ? { webfetch } : {}) } };
@@ -166,7 +166,7 @@ Deno.test({
         "127.0.0.1 localhost\n169.254.169.254 innocent.test\nfe80::1 v6.test\n",
       );
       const script = join(dir, "check.ts");
-      const policy = new URL("../lib/webfetch/url_policy.ts", import.meta.url).href;
+      const policy = new URL("../lib/policy/url_policy.ts", import.meta.url).href;
       await Deno.writeTextFile(
         script,
         `import { assertUrlAllowed } from ${JSON.stringify(policy)};

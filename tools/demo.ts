@@ -4,8 +4,8 @@
  * temporary workspace, sends a short scripted investigation, and prints each
  * step and its result.
  */
-import { PlatformSimulator } from "../lib/testing/platform.ts";
-import type { TaskResultPayload } from "../lib/protocol.ts";
+import { PlatformSimulator } from "../tests/support/platform.ts";
+import type { TaskResultPayload } from "../lib/wire/protocol.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).href;
 const bold = (s: string) => Deno.noColor ? s : `\x1b[1m${s}\x1b[0m`;

@@ -3,7 +3,7 @@
  * would decide for a command, sub-command by sub-command, without running it.
  */
 import type { RunnerConfig } from "../config.ts";
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 import { type Plan, planCommand, reason } from "./plan.ts";
 import { childEnv } from "./run.ts";
 

@@ -5,8 +5,8 @@
  * opens redirect files (confined to the workspace) and does `cd` itself.
  */
 import { isAbsolute, join } from "node:path";
-import { PathEscapeError, TaskError } from "../errors.ts";
-import { isWithin, type Workspace } from "../workspace.ts";
+import { PathEscapeError, TaskError } from "../tasks/errors.ts";
+import { isWithin, type Workspace } from "../fs/workspace.ts";
 import type { Pipeline, Script, SimpleCommand } from "./parse.ts";
 import type { ProcessTree } from "./proc.ts";
 import { type Capture, Discard, FileSink, PipeSink, pump, type Sink } from "./sinks.ts";

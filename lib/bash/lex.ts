@@ -16,7 +16,7 @@
  * substitutions, subshells and the like become command boundaries and their
  * insides are scanned as commands too, so deny rules see as much as we can.
  */
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 
 /** One character of a word, and whether quoting made it literal. */
 export interface Lit {

@@ -4,11 +4,16 @@
  * `check` tool, so what `check` prints is what the runner does.
  */
 import type { Rule } from "../config.ts";
-import { describeDecision } from "../rules.ts";
+import { describeDecision } from "../policy/rules.ts";
 import type { ExpandContext } from "./expand.ts";
 import { UnsupportedSyntax } from "./lex.ts";
 import { parseScript, type Script, visibleCommands } from "./parse.ts";
-import { decideArgv, type Decision, isTrusted, refusedAssignment } from "./policy.ts";
+import {
+  decideArgv,
+  type Decision,
+  isTrusted,
+  refusedAssignment,
+} from "../policy/command_policy.ts";
 
 export interface SubCheck {
   /** the words the rules saw (assignments, then program and arguments) */

@@ -2,12 +2,12 @@
  * The `bash` operation's body: where it runs, under which decision, for how
  * long, and the BashResult it gives back.
  */
-import { TaskError } from "../errors.ts";
-import type { OperationContext } from "../operation.ts";
-import { limitOutput, readsSavedOutput } from "../output.ts";
-import type { BashResult } from "../protocol.ts";
-import { describeDecision } from "../rules.ts";
-import type { Workspace } from "../workspace.ts";
+import { TaskError } from "../tasks/errors.ts";
+import type { OperationContext } from "../tasks/context.ts";
+import { limitOutput, readsSavedOutput } from "../tasks/output.ts";
+import type { BashResult } from "../wire/protocol.ts";
+import { describeDecision } from "../policy/rules.ts";
+import type { Workspace } from "../fs/workspace.ts";
 import { findProgram, preflightRedirects, runScript, safeSearchPath } from "./exec.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";

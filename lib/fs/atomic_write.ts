@@ -1,6 +1,6 @@
 import { basename, dirname, join } from "node:path";
-import { PathEscapeError, TaskError } from "../errors.ts";
-import { isWithin, type Workspace } from "../workspace.ts";
+import { PathEscapeError, TaskError } from "../tasks/errors.ts";
+import { isWithin, type Workspace } from "./workspace.ts";
 
 /**
  * Replaces the file at `real` (a confined path from ws.resolve) with `data`

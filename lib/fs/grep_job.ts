@@ -1,4 +1,4 @@
-import type { GrepMatch } from "../protocol.ts";
+import type { GrepMatch } from "../wire/protocol.ts";
 
 /** One file for the grep worker: confined and checked on the main thread. */
 export interface GrepFile {

@@ -1,5 +1,5 @@
 import { RE2JS } from "../deps.ts";
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 
 /** A grep pattern checked on the main thread, rebuilt in the worker as RE2JS.compile(source, flags). */
 export interface CompiledPattern {

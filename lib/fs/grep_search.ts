@@ -1,4 +1,4 @@
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 import type { GrepJob, GrepReply } from "./grep_job.ts";
 
 export type GrepOutcome = Extract<GrepReply, { ok: true }>;

@@ -6,7 +6,7 @@
  * checked before every line, so a stop takes effect within one line.
  */
 import { RE2JS } from "../deps.ts";
-import type { GrepMatch } from "../protocol.ts";
+import type { GrepMatch } from "../wire/protocol.ts";
 import type { GrepJob, GrepReply } from "./grep_job.ts";
 import { closeSync } from "node:fs";
 import { openVerifiedSync, readAtSync } from "./open_file.ts";

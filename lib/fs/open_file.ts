@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { constants, type FileHandle, open } from "node:fs/promises";
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 
 /** The identity the file had when it was checked (lstat): what the opened file must still be. */
 export interface FileIdentity {

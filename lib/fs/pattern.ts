@@ -1,7 +1,7 @@
 import { isAbsolute } from "node:path";
 import { Minimatch } from "../deps.ts";
-import { PathEscapeError, TaskError } from "../errors.ts";
-import type { Workspace } from "../workspace.ts";
+import { PathEscapeError, TaskError } from "../tasks/errors.ts";
+import type { Workspace } from "./workspace.ts";
 
 /** Longer patterns are refused: nobody types them, and minimatch's cost grows with them. */
 export const MAX_PATTERN_LENGTH = 4096;

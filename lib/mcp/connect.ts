@@ -14,10 +14,15 @@ import {
   StreamableHTTPError,
 } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
-import { errorMessage, TaskError } from "../errors.ts";
+import { errorMessage, TaskError } from "../tasks/errors.ts";
 import { VERSION } from "../version.ts";
-import { decideArgv, deniedMessage, isTrusted, refusedAssignment } from "../bash/policy.ts";
-import { assertUrlAllowed } from "../webfetch/url_policy.ts";
+import {
+  decideArgv,
+  deniedMessage,
+  isTrusted,
+  refusedAssignment,
+} from "../policy/command_policy.ts";
+import { assertUrlAllowed } from "../policy/url_policy.ts";
 import {
   type HttpServer,
   type McpServer,

@@ -4,7 +4,7 @@
  * the reference drops silently are described briefly instead, so the model
  * knows something was there.
  */
-import { isObject } from "../protocol.ts";
+import { isObject } from "../wire/protocol.ts";
 
 export function renderContent(result: { content?: unknown; structuredContent?: unknown }): string {
   const parts = Array.isArray(result.content) ? result.content : [];

@@ -1,7 +1,7 @@
 /** What mcp_call and mcp_list_tools share: reading their args, finding the pool. */
-import type { Args } from "../args.ts";
-import { TaskError } from "../errors.ts";
-import type { OperationContext } from "../operation.ts";
+import type { Args } from "../tasks/args.ts";
+import { TaskError } from "../tasks/errors.ts";
+import type { OperationContext } from "../tasks/context.ts";
 import { type McpServer, parseServer } from "./server_config.ts";
 import type { McpSessions, UseOptions } from "./sessions.ts";
 

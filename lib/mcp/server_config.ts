@@ -3,8 +3,8 @@
  * (PROTOCOL.md "MCP server config") into a checked, typed description.
  * Anything malformed is a TaskError naming the server; nothing is coerced.
  */
-import { TaskError } from "../errors.ts";
-import { isObject } from "../protocol.ts";
+import { TaskError } from "../tasks/errors.ts";
+import { isObject } from "../wire/protocol.ts";
 
 export interface StdioServer {
   name: string;

@@ -15,7 +15,7 @@ import {
   StreamableHTTPError,
 } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
-import { errorMessage, TaskError } from "../errors.ts";
+import { errorMessage, TaskError } from "../tasks/errors.ts";
 import { connect, type Connection } from "./connect.ts";
 import { describeServer, type McpServer, sessionKey } from "./server_config.ts";
 import { callerMistake } from "./tool_check.ts";

@@ -1,6 +1,6 @@
-import { Args } from "../args.ts";
+import { Args } from "../tasks/args.ts";
 import { runBash } from "../bash/run.ts";
-import type { OperationHandler } from "../operation.ts";
+import type { OperationHandler } from "../tasks/context.ts";
 
 /** `bash {command, workdir?, timeout?}` under `permission.bash` (see lib/bash/). */
 export const bash: OperationHandler = async (raw, ctx) => {

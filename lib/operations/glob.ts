@@ -1,9 +1,9 @@
-import { Args } from "../args.ts";
+import { Args } from "../tasks/args.ts";
 import { compileGlob, workspacePattern } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { GlobResult } from "../protocol.ts";
-import type { Workspace } from "../workspace.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { GlobResult } from "../wire/protocol.ts";
+import type { Workspace } from "../fs/workspace.ts";
 
 export const MAX_GLOB_MATCHES = 10_000;
 /** Entries one glob looks at, at most (a `**` over a huge tree must end). */

@@ -1,14 +1,14 @@
-import { Args } from "../args.ts";
-import { TaskError } from "../errors.ts";
+import { Args } from "../tasks/args.ts";
+import { TaskError } from "../tasks/errors.ts";
 import type { GrepFile } from "../fs/grep_job.ts";
 import { compileGrepPattern } from "../fs/grep_pattern.ts";
 import { grepTimedOut, type GrepWorkers, grepWorkers } from "../fs/grep_search.ts";
 import { includeFilter } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
-import type { OperationHandler } from "../operation.ts";
-import { limitOutput } from "../output.ts";
-import type { GrepResult } from "../protocol.ts";
-import type { Workspace } from "../workspace.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import { limitOutput } from "../tasks/output.ts";
+import type { GrepResult } from "../wire/protocol.ts";
+import type { Workspace } from "../fs/workspace.ts";
 
 export const GREP_TIMEOUT_MS = 30_000;
 export const MAX_GREP_MATCHES = 10_000;

@@ -1,9 +1,9 @@
 import { basename } from "node:path";
-import { Args } from "../args.ts";
+import { Args } from "../tasks/args.ts";
 import { compileGlob } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { ListEntry, ListResult } from "../protocol.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { ListEntry, ListResult } from "../wire/protocol.ts";
 
 /** Entries one list returns at most; past it the result says `truncated: true`. */
 export const MAX_LIST_ENTRIES = 10_000;

@@ -1,7 +1,7 @@
-import { Args } from "../args.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { McpCallResult } from "../protocol.ts";
-import { limitOutput } from "../output.ts";
+import { Args } from "../tasks/args.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { McpCallResult } from "../wire/protocol.ts";
+import { limitOutput } from "../tasks/output.ts";
 import { renderContent } from "../mcp/content.ts";
 import { pool, readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 

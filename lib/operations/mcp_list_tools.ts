@@ -1,6 +1,6 @@
-import { Args } from "../args.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { McpListToolsResult } from "../protocol.ts";
+import { Args } from "../tasks/args.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { McpListToolsResult } from "../wire/protocol.ts";
 import { pool, readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 
 /** `mcp_list_tools {server}`: every tool, all pages, with its input schema. */

@@ -2,7 +2,7 @@
  * Every task operation the runner serves, by its wire name
  * (`task.request.operation`). One module each, named for the operation.
  */
-import type { OperationHandler } from "../operation.ts";
+import type { OperationHandler } from "../tasks/context.ts";
 import { read } from "./read.ts";
 import { write } from "./write.ts";
 import { list } from "./list.ts";

@@ -1,8 +1,8 @@
-import { Args } from "../args.ts";
-import { TaskError } from "../errors.ts";
+import { Args } from "../tasks/args.ts";
+import { TaskError } from "../tasks/errors.ts";
 import { openVerified, readAt } from "../fs/open_file.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { ReadResult } from "../protocol.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { ReadResult } from "../wire/protocol.ts";
 
 /** One read's cap: its base64 must still fit in a sane WebSocket frame. */
 export const MAX_READ_BYTES = 16 * 1024 * 1024;

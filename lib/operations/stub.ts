@@ -1,5 +1,5 @@
-import { TaskError } from "../errors.ts";
-import type { OperationHandler } from "../operation.ts";
+import { TaskError } from "../tasks/errors.ts";
+import type { OperationHandler } from "../tasks/context.ts";
 
 /** Placeholder for an operation whose module has not landed yet. */
 export function notImplemented(op: string): OperationHandler {

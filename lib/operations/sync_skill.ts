@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { Args, decodeBase64 } from "../args.ts";
-import { TaskError } from "../errors.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { SyncSkillResult } from "../protocol.ts";
+import { Args, decodeBase64 } from "../tasks/args.ts";
+import { TaskError } from "../tasks/errors.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { SyncSkillResult } from "../wire/protocol.ts";
 import { extractEntries } from "../skill/extract.ts";
 import { replaceDirectory, withDirectoryLock } from "../skill/replace_directory.ts";
 import { readZipDirectory, type ZipLimits } from "../skill/zip_directory.ts";

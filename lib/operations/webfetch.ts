@@ -1,11 +1,11 @@
-import { Args } from "../args.ts";
-import { TaskError } from "../errors.ts";
-import type { OperationContext, OperationHandler } from "../operation.ts";
-import { limitOutput } from "../output.ts";
-import type { WebfetchResult } from "../protocol.ts";
+import { Args } from "../tasks/args.ts";
+import { TaskError } from "../tasks/errors.ts";
+import type { OperationContext, OperationHandler } from "../tasks/context.ts";
+import { limitOutput } from "../tasks/output.ts";
+import type { WebfetchResult } from "../wire/protocol.ts";
 import { fetchWithPolicy } from "../webfetch/fetch_with_policy.ts";
 import { decodeBody, htmlToMarkdown, htmlToText, isHtml } from "../webfetch/html_convert.ts";
-import { safeUrl } from "../webfetch/url_policy.ts";
+import { safeUrl } from "../policy/url_policy.ts";
 
 export const DEFAULT_TIMEOUT_S = 30;
 export const MAX_TIMEOUT_S = 120;
@@ -23,7 +23,7 @@ const ACCEPT: Record<Format, string> = {
 
 /**
  * `webfetch {url, format?, timeout?}` -> `{content, url, truncated?, ...}`.
- * Every hop is checked by the URL policy (lib/webfetch/url_policy.ts);
+ * Every hop is checked by the URL policy (lib/policy/url_policy.ts);
  * HTML becomes Markdown or text per `format`, anything else is returned as
  * text, as it came.
  */

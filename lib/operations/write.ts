@@ -1,7 +1,7 @@
-import { Args, decodeBase64 } from "../args.ts";
+import { Args, decodeBase64 } from "../tasks/args.ts";
 import { atomicWrite } from "../fs/atomic_write.ts";
-import type { OperationHandler } from "../operation.ts";
-import type { WriteResult } from "../protocol.ts";
+import type { OperationHandler } from "../tasks/context.ts";
+import type { WriteResult } from "../wire/protocol.ts";
 
 /**
  * `write {path, content: base64}` -> `{success: true}`. Parents are

@@ -1,7 +1,7 @@
 /**
  * The second sandbox layer: the narrowest Deno permission set the runner
  * needs for a given config, so that a bug in the runner's own checks (the
- * first layer: lib/workspace.ts, lib/bash/policy.ts, lib/webfetch/) meets
+ * first layer: lib/fs/workspace.ts, lib/policy/) meets
  * Deno's permission checks before it reaches the host.
  *
  * What each grant is derived from (every fact here was measured on Deno
@@ -32,9 +32,9 @@
 import { delimiter, dirname, isAbsolute, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Rule, RunnerConfig } from "../config.ts";
-import { RuleSet } from "../rules.ts";
+import { RuleSet } from "../policy/rules.ts";
 import { findProgram, safeSearchPath } from "../bash/exec.ts";
-import { isWithin, type Workspace } from "../workspace.ts";
+import { isWithin, type Workspace } from "../fs/workspace.ts";
 import { MCP_HELPER_PROGRAMS, MCP_STDIO_ENV } from "../mcp/sandbox_needs.ts";
 
 /** A list of scopes, or the unscoped grant. */
@@ -120,7 +120,7 @@ export const RUNNER_SYS = [
 
 /**
  * Cloud metadata services: what a request made on the platform's behalf
- * could steal credentials from. lib/webfetch/blocked_addresses.ts blocks
+ * could steal credentials from. lib/policy/blocked_addresses.ts blocks
  * the same (all of 169.254.0.0/16 there; Deno's flags take no ranges).
  */
 export const METADATA_HOSTS = [

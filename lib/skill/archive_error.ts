@@ -1,4 +1,4 @@
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 
 /** Why an archive was refused; nothing has been written when it is thrown. */
 export class ArchiveError extends TaskError {

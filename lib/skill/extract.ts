@@ -1,6 +1,6 @@
 import { dirname, join } from "node:path";
 import { FflateInflate } from "../deps.ts";
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 import { ArchiveError } from "./archive_error.ts";
 import { Crc32 } from "./crc32.ts";
 import type { ZipEntry } from "./zip_directory.ts";

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from "node:path";
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 
 /** One replacement at a time per directory, so two syncs of one skill cannot interleave. */
 const locks = new Map<string, Promise<unknown>>();

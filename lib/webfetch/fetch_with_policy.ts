@@ -1,7 +1,7 @@
 import type { RunnerConfig } from "../config.ts";
-import { TaskError } from "../errors.ts";
+import { TaskError } from "../tasks/errors.ts";
 import { PinnedRelay } from "./pinned_relay.ts";
-import { checkUrl, safeUrl } from "./url_policy.ts";
+import { checkUrl, safeUrl } from "../policy/url_policy.ts";
 
 export const MAX_REDIRECTS = 10;
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;

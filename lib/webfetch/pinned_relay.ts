@@ -1,4 +1,4 @@
-import type { CheckedAddress } from "./url_policy.ts";
+import type { CheckedAddress } from "../policy/url_policy.ts";
 
 /** Request heads larger than this are not a fetch of ours: refuse them. */
 const MAX_HEAD_BYTES = 16 * 1024;

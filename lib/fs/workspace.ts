@@ -1,5 +1,5 @@
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
-import { PathEscapeError, TaskError } from "./errors.ts";
+import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 
 const MAX_SYMLINK_HOPS = 40;
 

@@ -1,4 +1,4 @@
-import type { Rule } from "./config.ts";
+import type { Rule } from "../config.ts";
 
 /** What a rule set said about one subject, and which rule said it. */
 export interface Decision {

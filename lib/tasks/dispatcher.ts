@@ -1,8 +1,8 @@
-import type { Logger } from "./deps.ts";
-import type { RunnerConfig } from "./config.ts";
+import type { Logger } from "../deps.ts";
+import type { RunnerConfig } from "../config.ts";
 import { errorMessage, TaskError } from "./errors.ts";
-import type { OperationContext, OperationHandler, Services } from "./operation.ts";
-import { OPERATIONS } from "./operations/mod.ts";
+import type { OperationContext, OperationHandler, Services } from "./context.ts";
+import { OPERATIONS } from "../operations/mod.ts";
 import { OutputCoalescer } from "./output_stream.ts";
 import {
   type Envelope,
@@ -10,8 +10,8 @@ import {
   type TaskOutputPayload,
   taskResult,
   type TaskResultPayload,
-} from "./protocol.ts";
-import type { Workspace } from "./workspace.ts";
+} from "../wire/protocol.ts";
+import type { Workspace } from "../fs/workspace.ts";
 
 /** Where the dispatcher's messages go: results reliably, live output best-effort. */
 export interface DispatchSink {

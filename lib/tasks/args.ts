@@ -1,5 +1,5 @@
 import { TaskError } from "./errors.ts";
-import { isObject } from "./protocol.ts";
+import { isObject } from "../wire/protocol.ts";
 
 /**
  * Reading an operation's `args` with the types PROTOCOL.md gives. Wrong types

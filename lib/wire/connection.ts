@@ -1,4 +1,4 @@
-import type { Logger } from "./deps.ts";
+import type { Logger } from "../deps.ts";
 import { Backoff } from "./backoff.ts";
 import { Outbox } from "./outbox.ts";
 import {

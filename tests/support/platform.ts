@@ -13,7 +13,7 @@ import {
   type TaskOutputPayload,
   type TaskResultPayload,
   type WelcomePayload,
-} from "../protocol.ts";
+} from "../../lib/wire/protocol.ts";
 
 export interface SimulatorOptions {
   token?: string;

@@ -1,4 +1,4 @@
-import type { TaskOutputPayload } from "./protocol.ts";
+import type { TaskOutputPayload } from "../wire/protocol.ts";
 
 /**
  * Turns a command's many small chunks into few `task.output` frames: a

@@ -1,6 +1,6 @@
-import { atomicWrite } from "./fs/atomic_write.ts";
-import type { Truncation } from "./protocol.ts";
-import type { Workspace } from "./workspace.ts";
+import { atomicWrite } from "../fs/atomic_write.ts";
+import type { Truncation } from "../wire/protocol.ts";
+import type { Workspace } from "../fs/workspace.ts";
 
 /** PROTOCOL.md "Large output": the limits the platform's prompts are written for. */
 export const MAX_OUTPUT_CHARS = 30_000;

@@ -1,7 +1,7 @@
-import type { Logger } from "./deps.ts";
-import type { RunnerConfig } from "./config.ts";
-import type { Workspace } from "./workspace.ts";
-import type { McpSessions } from "./mcp/sessions.ts";
+import type { Logger } from "../deps.ts";
+import type { RunnerConfig } from "../config.ts";
+import type { Workspace } from "../fs/workspace.ts";
+import type { McpSessions } from "../mcp/sessions.ts";
 
 /**
  * What an operation gets to do its one job. Operations return their result

@@ -10,8 +10,8 @@
  */
 import { basename } from "node:path";
 import type { Rule, RunnerConfig } from "../config.ts";
-import { RuleSet } from "../rules.ts";
-import { decideArgv, isTrusted } from "./policy.ts";
+import { RuleSet } from "./rules.ts";
+import { decideArgv, isTrusted } from "./command_policy.ts";
 
 export interface LintWarning {
   /** the pattern of the rule that admits it */

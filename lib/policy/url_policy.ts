@@ -1,7 +1,7 @@
 import { lookup } from "node:dns/promises";
 import type { RunnerConfig } from "../config.ts";
-import { TaskError } from "../errors.ts";
-import { type Decision, describeDecision, RuleSet } from "../rules.ts";
+import { TaskError } from "../tasks/errors.ts";
+import { type Decision, describeDecision, RuleSet } from "./rules.ts";
 import { blockedAddress, blockedName, parseIPv4, parseIPv6 } from "./blocked_addresses.ts";
 
 /** A getaddrinfo answer can hang on a broken resolver; the fetch's own timeout also applies. */

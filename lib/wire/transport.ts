@@ -1,4 +1,4 @@
-import { NodeWebSocket } from "./deps.ts";
+import { NodeWebSocket } from "../deps.ts";
 
 /**
  * The WebSocket client, behind one small interface so it can be swapped.

@@ -2,7 +2,7 @@
  * `permission.bash` decisions for one simple command's words.
  *
  * Two readings of the rules must both allow a command:
- *  - the documented one (lib/rules.ts): words joined by single spaces,
+ *  - the documented one (lib/policy/rules.ts): words joined by single spaces,
  *    last matching glob wins, unmatched is denied;
  *  - a word-strict one: a space written in a pattern matches only a word
  *    boundary, so `kubectl "get pods"` (one argument containing a space) is
@@ -12,7 +12,7 @@
  * make the runner stricter, never looser.
  */
 import type { Rule } from "../config.ts";
-import { type Decision, describeDecision, RuleSet } from "../rules.ts";
+import { type Decision, describeDecision, RuleSet } from "./rules.ts";
 
 export type { Decision };
 
