@@ -1,4 +1,5 @@
 import { parseYamlDocument } from "./deps.ts";
+import { compileUrlPolicy, UrlRuleError } from "./policy/url_policy.ts";
 
 /** One permission rule, in the order the file wrote it (order decides: last match wins). */
 export interface Rule {
@@ -184,7 +185,17 @@ function readRules(
         } (use "allow" or "deny")`,
       );
     }
-    rules.push({ pattern: pattern as string, action: action as "allow" | "deny" });
+    const rule = { pattern: pattern as string, action: action as "allow" | "deny" };
+    if (section === "webfetch") {
+      // A URL rule is read as URL components; one that cannot be is an error here, not at start.
+      try {
+        compileUrlPolicy([rule]);
+      } catch (err) {
+        if (!(err instanceof UrlRuleError)) throw err;
+        fail(offset, err.message);
+      }
+    }
+    rules.push(rule);
   }
   return rules;
 }

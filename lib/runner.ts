@@ -3,9 +3,8 @@ import { Connection } from "./wire/connection.ts";
 import { Dispatcher } from "./tasks/dispatcher.ts";
 import { environmentInfo, MetricsSampler } from "./wire/host_info.ts";
 import { logger } from "./log.ts";
-import type { Services } from "./tasks/context.ts";
-import { McpSessions } from "./mcp/sessions.ts";
-import { grepWorkers } from "./fs/grep_search.ts";
+import { openServices } from "./tasks/services.ts";
+import { compilePolicy, type Policy } from "./policy/mod.ts";
 import type { RunSettings } from "./settings.ts";
 import { dialer } from "./wire/transport.ts";
 import { VERSION } from "./version.ts";
@@ -21,10 +20,10 @@ const SHUTDOWN_GRACE_MS = 30_000;
 export async function runRunner(settings: RunSettings, config: RunnerConfig): Promise<number> {
   const log = logger("runner");
   const workspace = await Workspace.open(settings.workspace);
-  const services: Services = {
-    mcp: new McpSessions({ log: logger("mcp"), config }),
-    grep: grepWorkers,
-  };
+  // Compiled once here. `current.policy` is the one place the current policy
+  // lives: a reload assigns a new compiled object; tasks started after it see it.
+  const current: { policy: Policy } = { policy: compilePolicy(config) };
+  const services = openServices({ log: logger("mcp") });
   const metrics = new MetricsSampler(workspace.root);
 
   const connection = new Connection({
@@ -46,7 +45,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   });
   const dispatcher = new Dispatcher({
     workspace,
-    config,
+    policy: () => current.policy,
     services,
     log: logger("task"),
     maxConcurrent: settings.maxConcurrent,
@@ -84,15 +83,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   await dispatcher.drain(SHUTDOWN_GRACE_MS);
   if (connection.connected) await connection.drained(5000);
   await connection.stop();
-  await closeServices(services);
+  await services[Symbol.asyncDispose]();
   log.info("stopped");
   return 0;
-}
-
-async function closeServices(services: Services): Promise<void> {
-  await Promise.allSettled(
-    Object.values(services).map((s) =>
-      (s as { closeAll?: () => Promise<void> })?.closeAll?.() ?? Promise.resolve()
-    ),
-  );
 }

@@ -9,7 +9,7 @@ import type { Rule } from "../lib/config.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
 import { bash } from "../lib/operations/bash.ts";
 import { runBash } from "../lib/bash/run.ts";
-import { safeSearchPath } from "../lib/bash/exec.ts";
+import { searchPath } from "../lib/proc/program_path.ts";
 import type { BashResult } from "../lib/wire/protocol.ts";
 import { isWithin } from "../lib/fs/workspace.ts";
 import { context, READ_ONLY, running, TRUSTED, until, withWorkspace } from "./bash_support.ts";
@@ -180,7 +180,7 @@ Deno.test("bare program names never resolve to workspace files or relative PATH 
       });
     }
     const env = { ...Deno.env.toObject(), PATH: `${ws.root}:.:bin:${Deno.env.get("PATH")}` };
-    expect(safeSearchPath(env.PATH, ws).some((d) => isWithin(d, ws.root) || !d.startsWith("/")))
+    expect(searchPath(env.PATH, ws.root).some((d) => isWithin(d, ws.root) || !d.startsWith("/")))
       .toBe(false);
     const programs: string[] = [];
     const r = await runBash({ command: "ls; echo done" }, context(ws, RULES), {

@@ -1,11 +1,7 @@
+import { refusedEnvName } from "../lib/proc/child_env.ts";
 import { expect } from "./deps.ts";
 import type { Rule } from "../lib/config.ts";
-import {
-  decideArgv,
-  deniedMessage,
-  isTrusted,
-  refusedAssignment,
-} from "../lib/policy/command_policy.ts";
+import { decideArgv, deniedMessage, isTrusted } from "../lib/policy/command_policy.ts";
 
 const r = (pattern: string, action: "allow" | "deny"): Rule => ({ pattern, action });
 const allowed = (rules: Rule[], argv: string[]) => decideArgv(rules, argv).action === "allow";
@@ -81,7 +77,7 @@ Deno.test("deniedMessage names the sub-command and the rule", () => {
   );
 });
 
-Deno.test("refusedAssignment: loader, interpreter and pager variables", () => {
+Deno.test("refusedEnvName: loader, interpreter and pager variables", () => {
   for (
     const name of [
       "LD_PRELOAD",
@@ -92,16 +88,16 @@ Deno.test("refusedAssignment: loader, interpreter and pager variables", () => {
       "BASH_ENV",
       "ENV",
     ]
-  ) expect(refusedAssignment(name)).toBeDefined();
+  ) expect(refusedEnvName(name)).toBeDefined();
   for (
     const name of ["NODE_OPTIONS", "PYTHONPATH", "PYTHONSTARTUP", "PERL5OPT", "GIT_SSH_COMMAND"]
   ) {
-    expect(refusedAssignment(name)).toBeDefined();
+    expect(refusedEnvName(name)).toBeDefined();
   }
   for (const name of ["PAGER", "GIT_PAGER", "SYSTEMD_PAGER", "EDITOR", "VISUAL", "ld_preload"]) {
-    expect(refusedAssignment(name)).toBeDefined();
+    expect(refusedEnvName(name)).toBeDefined();
   }
   for (const name of ["LANG", "LC_ALL", "TZ", "COLUMNS", "FOO"]) {
-    expect(refusedAssignment(name)).toBeUndefined();
+    expect(refusedEnvName(name)).toBeUndefined();
   }
 });

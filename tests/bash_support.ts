@@ -1,4 +1,6 @@
 /** Shared by the tests/bash_*.test.ts files: a real workspace and an OperationContext around it. */
+import { openServices } from "../lib/tasks/services.ts";
+import { compilePolicy } from "../lib/policy/mod.ts";
 import type { Rule } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import type { OperationContext } from "../lib/tasks/context.ts";
@@ -37,7 +39,7 @@ export function context(
   const chunks: Outputs["chunks"] = [];
   return {
     workspace,
-    config: { permission: { bash: rules } },
+    policy: compilePolicy({ permission: { bash: rules } }),
     signal: opts.signal ?? new AbortController().signal,
     log: logger("test"),
     taskId: "task_test",
@@ -45,7 +47,7 @@ export function context(
       chunks.push({ stream, data });
       opts.output?.(stream, data);
     },
-    services: {},
+    services: openServices({ log: logger("test") }),
     chunks,
   };
 }

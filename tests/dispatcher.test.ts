@@ -1,3 +1,5 @@
+import { openServices } from "../lib/tasks/services.ts";
+import { compilePolicy } from "../lib/policy/mod.ts";
 import { expect } from "./deps.ts";
 import { Dispatcher } from "../lib/tasks/dispatcher.ts";
 import { emptyConfig } from "../lib/config.ts";
@@ -51,8 +53,8 @@ async function setup(maxConcurrent = 2) {
   };
   const d = new Dispatcher({
     workspace,
-    config: emptyConfig(),
-    services: {},
+    policy: () => compilePolicy(emptyConfig()),
+    services: openServices({ log: logger("test") }),
     log: logger("test"),
     maxConcurrent,
     operations,
@@ -188,8 +190,8 @@ Deno.test("remembered results expire", async () => {
   const results: TaskResultPayload[] = [];
   const d = new Dispatcher({
     workspace: await Workspace.open(dir),
-    config: emptyConfig(),
-    services: {},
+    policy: () => compilePolicy(emptyConfig()),
+    services: openServices({ log: logger("test") }),
     log: logger("test"),
     rememberMs: 0,
     operations: { count: () => Promise.resolve({ n: ++runs }) },

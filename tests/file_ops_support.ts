@@ -1,4 +1,6 @@
 /** Shared set-up for the file operation tests: real temp dirs, a real Workspace. */
+import { openServices } from "../lib/tasks/services.ts";
+import { compilePolicy } from "../lib/policy/mod.ts";
 import { join } from "node:path";
 import { emptyConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
@@ -35,12 +37,12 @@ export async function tempWorkspace(): Promise<TempWorkspace> {
 export function contextFor(ws: Workspace, signal?: AbortSignal): OperationContext {
   return {
     workspace: ws,
-    config: emptyConfig(),
+    policy: compilePolicy(emptyConfig()),
     signal: signal ?? new AbortController().signal,
     log: logger("test"),
     taskId: "task_test",
     output: () => {},
-    services: {},
+    services: openServices({ log: logger("test") }),
   };
 }
 

@@ -1,3 +1,5 @@
+import { openServices } from "../lib/tasks/services.ts";
+import { compilePolicy } from "../lib/policy/mod.ts";
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import { PATH_ESCAPES, TaskError } from "../lib/tasks/errors.ts";
@@ -22,12 +24,12 @@ async function withWorkspace(fn: (env: Env) => Promise<void>): Promise<void> {
     await Deno.mkdir(join(root, "outside"), { recursive: true });
     const ctx: OperationContext = {
       workspace: await Workspace.open(ws),
-      config: { permission: { bash: [] } },
+      policy: compilePolicy({ permission: { bash: [] } }),
       signal: cancel.signal,
       log: logger("test"),
       taskId: "task_test",
       output: () => {},
-      services: {},
+      services: openServices({ log: logger("test") }),
     };
     await fn({ root, ws: ctx.workspace.root, ctx, cancel });
   } finally {

@@ -4,6 +4,8 @@
  * leave the whole tree (old skill, workspace, a directory outside it)
  * exactly as it was; every good one must replace the old skill completely.
  */
+import { openServices } from "../lib/tasks/services.ts";
+import { compilePolicy } from "../lib/policy/mod.ts";
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import { TaskError } from "../lib/tasks/errors.ts";
@@ -80,12 +82,12 @@ async function withTree(fresh: boolean, fn: (t: Tree) => Promise<void>): Promise
     }
     const ctx: OperationContext = {
       workspace: await Workspace.open(ws),
-      config: { permission: { bash: [] } },
+      policy: compilePolicy({ permission: { bash: [] } }),
       signal: new AbortController().signal,
       log: logger("test"),
       taskId: "task_test",
       output: () => {},
-      services: {},
+      services: openServices({ log: logger("test") }),
     };
     await fn({ root, ctx, skill });
   } finally {

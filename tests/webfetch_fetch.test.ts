@@ -1,3 +1,5 @@
+import { openServices } from "../lib/tasks/services.ts";
+import { compilePolicy } from "../lib/policy/mod.ts";
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import type { Rule, RunnerConfig } from "../lib/config.ts";
@@ -52,12 +54,12 @@ async function withContext(
   const cancel = new AbortController();
   const ctx: OperationContext = {
     workspace: await Workspace.open(dir),
-    config: cfg,
+    policy: compilePolicy(cfg),
     signal: cancel.signal,
     log: logger("test"),
     taskId: "task_test",
     output: () => {},
-    services: {},
+    services: openServices({ log: logger("test") }),
   };
   try {
     await fn(ctx, cancel);

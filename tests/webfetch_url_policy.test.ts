@@ -3,10 +3,19 @@ import { join } from "node:path";
 import type { Rule, RunnerConfig } from "../lib/config.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
 import { blockedAddress } from "../lib/policy/blocked_addresses.ts";
-import { assertUrlAllowed, checkUrl } from "../lib/policy/url_policy.ts";
+import { type CheckedUrl, compileUrlPolicy } from "../lib/policy/url_policy.ts";
 
 function config(webfetch?: Rule[]): RunnerConfig {
   return { permission: { bash: [], ...(webfetch ? { webfetch } : {}) } };
+}
+
+/** The whole check (scheme, rules, metadata, DNS), through the compiled policy. */
+function checkUrl(url: URL, cfg: RunnerConfig): Promise<CheckedUrl> {
+  return compileUrlPolicy(cfg.permission.webfetch).check(url);
+}
+
+async function assertUrlAllowed(url: URL, cfg: RunnerConfig): Promise<void> {
+  await checkUrl(url, cfg);
 }
 
 async function deniedMessage(url: string, cfg = config()): Promise<string> {
@@ -169,10 +178,10 @@ Deno.test({
       const policy = new URL("../lib/policy/url_policy.ts", import.meta.url).href;
       await Deno.writeTextFile(
         script,
-        `import { assertUrlAllowed } from ${JSON.stringify(policy)};
-const cfg = { permission: { bash: [] } };
+        `import { compileUrlPolicy } from ${JSON.stringify(policy)};
+const policy = compileUrlPolicy(undefined);
 for (const u of ["http://innocent.test/", "http://v6.test/"]) {
-  await assertUrlAllowed(new URL(u), cfg).then(() => console.log("ALLOWED " + u), (e) => console.log(e.message));
+  await policy.check(new URL(u)).then(() => console.log("ALLOWED " + u), (e) => console.log(e.message));
 }`,
       );
       const out = await new Deno.Command("unshare", {

@@ -5,7 +5,8 @@
 import type { RunnerConfig } from "../config.ts";
 import { TaskError } from "../tasks/errors.ts";
 import { type Plan, planCommand, reason } from "./plan.ts";
-import { childEnv } from "./run.ts";
+import { childEnv } from "../proc/child_env.ts";
+import { compileCommandPolicy } from "../policy/command_policy.ts";
 
 export interface CheckOptions {
   /** where globs expand and `$PWD` points; default: the current directory */
@@ -34,7 +35,7 @@ export function checkCommand(
   const rules = config.permission.bash;
   let plan: Plan;
   try {
-    plan = planCommand(rules, command, {
+    plan = planCommand(compileCommandPolicy(rules), command, {
       env: opts.env ?? childEnv(),
       cwd: opts.cwd ?? Deno.cwd(),
     });

@@ -6,7 +6,8 @@
  */
 import { isAbsolute, join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
-import { isWithin, type Workspace } from "../fs/workspace.ts";
+import type { Workspace } from "../fs/workspace.ts";
+import { findProgram } from "../proc/program_path.ts";
 import type { Pipeline, Script, SimpleCommand } from "./parse.ts";
 import type { ProcessTree } from "./proc.ts";
 import { type Capture, Discard, FileSink, PipeSink, pump, type Sink } from "./sinks.ts";
@@ -17,7 +18,7 @@ export interface ExecOptions {
   cwd: string;
   /** the environment every program gets, before its own NAME=value words */
   env: Record<string, string>;
-  /** where bare program names are looked up (see safeSearchPath) */
+  /** where bare program names are looked up (lib/proc/program_path.ts searchPath) */
   searchPath: readonly string[];
   tree: ProcessTree;
   stdout: Capture;
@@ -84,50 +85,6 @@ export async function preflightRedirects(
       }
     }
   }
-}
-
-/**
- * The runner's PATH for bare program names: absolute entries only, and none
- * inside the workspace, so a file the AI wrote there never runs as `ls`.
- */
-export function safeSearchPath(path: string | undefined, ws: Workspace): string[] {
-  const out: string[] = [];
-  for (const entry of (path ?? "").split(":")) {
-    if (!isAbsolute(entry)) continue;
-    let real: string;
-    try {
-      real = Deno.realPathSync(entry);
-    } catch {
-      continue;
-    }
-    if (isWithin(real, ws.root) || out.includes(real)) continue;
-    out.push(real);
-  }
-  return out;
-}
-
-/** The file a program word names: a path as written, or a bare name found on the safe PATH. */
-export function findProgram(
-  name: string,
-  cwd: string,
-  searchPath: readonly string[],
-  ws: Workspace,
-): string | undefined {
-  if (name.includes("/")) return absolute(name, cwd);
-  if (name === "" || name === "." || name === "..") return undefined;
-  for (const dir of searchPath) {
-    const candidate = join(dir, name);
-    try {
-      const info = Deno.statSync(candidate);
-      if (!info.isFile || ((info.mode ?? 0o755) & 0o111) === 0) continue;
-      // A PATH entry's file that is a symlink into the workspace is still a workspace file.
-      if (isWithin(Deno.realPathSync(candidate), ws.root)) continue;
-      return candidate;
-    } catch {
-      continue;
-    }
-  }
-  return undefined;
 }
 
 const DEVICES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/stdin"]);
@@ -291,7 +248,7 @@ function launch(
   if (w.error) return failEarly(w.error, 1);
   if (o.stopped()) return failEarly(`${w.cmd.argv[0]}: not started (stopped)`, 143);
   const name = w.cmd.argv[0];
-  const program = findProgram(name, cwd, o.searchPath, o.workspace);
+  const program = findProgram(name, o.searchPath, { cwd, workspaceRoot: o.workspace.root });
   if (!program) return failEarly(`${name}: command not found`, 127);
 
   const useOut = !(w.out instanceof Discard);

@@ -11,6 +11,12 @@
  */
 import { join } from "node:path";
 import { type Part, UnsupportedSyntax, type WordToken } from "./lex.ts";
+import {
+  compileGlob,
+  escapeGlob,
+  type GlobMatcher,
+  GlobSyntaxError,
+} from "../policy/glob_match.ts";
 
 export interface ExpandContext {
   /** the environment the programs will run with */
@@ -232,64 +238,19 @@ function bracketEnd(chars: readonly Ch[], k: number): number {
   return -1;
 }
 
-const CLASSES: Record<string, string> = {
-  alpha: "\\p{L}",
-  alnum: "\\p{L}\\p{N}",
-  digit: "0-9",
-  lower: "\\p{Ll}",
-  upper: "\\p{Lu}",
-  space: "\\s",
-  blank: " \\t",
-  punct: "\\p{P}\\p{S}",
-  xdigit: "0-9A-Fa-f",
-  word: "\\w",
-};
-
-function esc(c: string): string {
-  return Array.from(c, (ch) => `\\u{${ch.codePointAt(0)!.toString(16)}}`).join("");
-}
-
-/** One path segment's pattern as an anchored regular expression. */
-function segmentRegExp(seg: readonly Ch[]): RegExp {
-  let re = "";
-  for (let k = 0; k < seg.length; k++) {
-    const { c, q } = seg[k];
-    if (q) re += esc(c);
-    else if (c === "*") re += ".*";
-    else if (c === "?") re += ".";
-    else if (c === "[" && bracketEnd(seg, k) > 0) {
-      const end = bracketEnd(seg, k);
-      let j = k + 1;
-      let cls = "";
-      let negate = false;
-      if (!seg[j].q && (seg[j].c === "!" || seg[j].c === "^")) {
-        negate = true;
-        j++;
-      }
-      while (j < end) {
-        if (seg[j].c === "[" && seg[j + 1]?.c === ":") {
-          const close = seg.findIndex((ch, x) =>
-            x > j + 1 && ch.c === ":" && seg[x + 1]?.c === "]"
-          );
-          const name = text(seg.slice(j + 2, close));
-          if (!(name in CLASSES)) throw new UnsupportedSyntax(`character class [:${name}:]`);
-          cls += CLASSES[name];
-          j = close + 2;
-        } else if (seg[j + 1]?.c === "-" && !seg[j + 1].q && j + 2 < end) {
-          const from = seg[j].c.codePointAt(0)!;
-          const to = seg[j + 2].c.codePointAt(0)!;
-          if (from <= to) cls += `${esc(seg[j].c)}-${esc(seg[j + 2].c)}`;
-          j += 3;
-        } else {
-          cls += esc(seg[j].c);
-          j++;
-        }
-      }
-      re += cls === "" ? (negate ? "." : "(?!)") : `[${negate ? "^" : ""}${cls}]`;
-      k = end;
-    } else re += esc(c);
+/**
+ * One path segment's pattern, compiled by the linear-time matcher
+ * (lib/policy/glob_match.ts): a backtracking RegExp took seconds on
+ * `*a*a*a*a*a*a*b` against a 60-character name (issue 12).
+ */
+function segmentMatcher(seg: readonly Ch[]): GlobMatcher {
+  const pattern = seg.map(({ c, q }) => q ? escapeGlob(c) : c).join("");
+  try {
+    return compileGlob(pattern, { mode: "path" });
+  } catch (err) {
+    if (err instanceof GlobSyntaxError) throw new UnsupportedSyntax(err.message);
+    throw err;
   }
-  return new RegExp(`^${re}$`, "su");
 }
 
 /** Pathname expansion, relative to `cwd`; sorted; refused when it would be huge. */
@@ -316,7 +277,7 @@ function glob(chars: readonly Ch[], cwd: string): string[] {
       cands = cands.map((c) => ({ fs: join(c.fs, name), text: join1(c.text, name) }));
       continue;
     }
-    const re = segmentRegExp(seg);
+    const re = segmentMatcher(seg);
     const dotOk = seg[0].c === ".";
     const next: typeof cands = [];
     for (const c of cands) {
@@ -329,7 +290,7 @@ function glob(chars: readonly Ch[], cwd: string): string[] {
       }
       for (const name of names) {
         if (!dotOk && name.startsWith(".")) continue;
-        if (!re.test(name)) continue;
+        if (!re.match(name)) continue;
         next.push({ fs: join(c.fs, name), text: join1(c.text, name) });
         if (next.length > MAX_GLOB_MATCHES) throw tooBroad(chars);
       }

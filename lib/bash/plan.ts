@@ -3,17 +3,12 @@
  * against `permission.bash`. Shared by the `bash` operation and the
  * `check` tool, so what `check` prints is what the runner does.
  */
-import type { Rule } from "../config.ts";
 import { describeDecision } from "../policy/rules.ts";
 import type { ExpandContext } from "./expand.ts";
 import { UnsupportedSyntax } from "./lex.ts";
 import { parseScript, type Script, visibleCommands } from "./parse.ts";
-import {
-  decideArgv,
-  type Decision,
-  isTrusted,
-  refusedAssignment,
-} from "../policy/command_policy.ts";
+import type { CommandPolicy, Decision } from "../policy/command_policy.ts";
+import { refusedEnvName } from "../proc/child_env.ts";
 
 export interface SubCheck {
   /** the words the rules saw (assignments, then program and arguments) */
@@ -37,14 +32,14 @@ export interface Plan {
  * when a restricted command cannot be run as written.
  */
 export function planCommand(
-  rules: readonly Rule[],
+  policy: CommandPolicy,
   command: string,
   ctx: Omit<ExpandContext, "lenient">,
 ): Plan {
-  if (isTrusted(rules)) {
+  if (policy.trusted) {
     const checks = visibleCommands(command, ctx).map((words) => ({
       words,
-      decision: decideArgv(rules, words),
+      decision: policy.check(words),
     }));
     return { trusted: true, checks, allowed: checks.every((c) => c.decision.action === "allow") };
   }
@@ -58,9 +53,9 @@ export function planCommand(
           "use cd on its own: cd dir && ...",
         );
       }
-      const why = cmd.env.map(([name]) => refusedAssignment(name)).find((r) => r !== undefined);
+      const why = cmd.env.map(([name]) => refusedEnvName(name)).find((r) => r !== undefined);
       if (why) {
-        const name = cmd.env.find(([n]) => refusedAssignment(n))![0];
+        const name = cmd.env.find(([n]) => refusedEnvName(n))![0];
         checks.push({
           words: cmd.words,
           decision: { action: "deny" },
@@ -68,7 +63,7 @@ export function planCommand(
         });
         continue;
       }
-      checks.push({ words: cmd.words, decision: decideArgv(rules, cmd.words) });
+      checks.push({ words: cmd.words, decision: policy.check(cmd.words) });
     }
   }
   return {

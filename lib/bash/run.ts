@@ -8,7 +8,9 @@ import { limitOutput, readsSavedOutput } from "../tasks/output.ts";
 import type { BashResult } from "../wire/protocol.ts";
 import { describeDecision } from "../policy/rules.ts";
 import type { Workspace } from "../fs/workspace.ts";
-import { findProgram, preflightRedirects, runScript, safeSearchPath } from "./exec.ts";
+import { preflightRedirects, runScript } from "./exec.ts";
+import { findProgram, searchPath as programSearchPath } from "../proc/program_path.ts";
+import { childEnv } from "../proc/child_env.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";
 import { Capture, pump } from "./sinks.ts";
@@ -35,15 +37,6 @@ export interface RunHooks {
   env?: Record<string, string>;
 }
 
-/** The environment commands run with: the runner's own, minus its credentials. */
-export function childEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  for (const name of Object.keys(env)) {
-    if (/^FLASHDUTY_/i.test(name)) delete env[name];
-  }
-  return env;
-}
-
 export async function runBash(
   req: BashRequest,
   ctx: OperationContext,
@@ -54,8 +47,7 @@ export async function runBash(
   const ws = ctx.workspace;
   const cwd = await workdir(ws, req.workdir);
   const env = hooks.env ?? childEnv();
-  const rules = ctx.config.permission.bash;
-  const plan = planCommand(rules, req.command, { env, cwd });
+  const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {
     ctx.log.debug("bash {decision} {subcommand}: {reason}", {
@@ -83,7 +75,7 @@ export async function runBash(
   const timer = setTimeout(() => stop("timeout"), seconds * 1000);
   const onAbort = () => stop("cancel");
   ctx.signal.addEventListener("abort", onAbort);
-  const searchPath = safeSearchPath(env.PATH, ws);
+  const searchPath = programSearchPath(env.PATH, ws.root);
   let code: number;
   try {
     if (plan.script) {
@@ -157,7 +149,7 @@ async function runTrusted(
     abandon: AbortSignal;
   },
 ): Promise<number> {
-  const bash = findProgram("bash", o.cwd, o.searchPath, o.ws);
+  const bash = findProgram("bash", o.searchPath, { cwd: o.cwd, workspaceRoot: o.ws.root });
   if (!bash) throw new TaskError("bash is not installed (trusted mode runs commands with bash -c)");
   const s = o.tree.spawn(bash, {
     args: ["-c", command],

@@ -88,6 +88,11 @@ export class GrepWorkers {
   }
 
   /** Terminates every worker; later runs are refused. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAll();
+  }
+
+  /** Terminates every worker; later runs are refused. */
   closeAll(): Promise<void> {
     this.#closed = true;
     for (const w of [...this.#idle, ...this.#busy]) w.terminate();
@@ -114,6 +119,3 @@ export class GrepWorkers {
 function spawn(): Worker {
   return new Worker(new URL("./grep_worker.ts", import.meta.url).href, { type: "module" });
 }
-
-/** The runner's pool (its closeAll() may be called on shutdown). */
-export const grepWorkers = new GrepWorkers();

@@ -13,16 +13,13 @@ import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from "../deps.ts";
-import type { RunnerConfig } from "../config.ts";
+import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "../tasks/errors.ts";
 import { VERSION } from "../version.ts";
-import {
-  decideArgv,
-  deniedMessage,
-  isTrusted,
-  refusedAssignment,
-} from "../policy/command_policy.ts";
-import { assertUrlAllowed } from "../policy/url_policy.ts";
+import { deniedMessage } from "../policy/command_policy.ts";
+import type { UrlPolicy } from "../policy/url_policy.ts";
+import { childEnv, refusedEnvName } from "../proc/child_env.ts";
+import { findProgram, searchPath } from "../proc/program_path.ts";
 import {
   type HttpServer,
   type McpServer,
@@ -33,7 +30,8 @@ import { descendants, killAll } from "../proc/process_tree.ts";
 import { StderrLog } from "./stderr_log.ts";
 
 export interface ConnectOptions {
-  config: RunnerConfig;
+  /** the launch (stdio) and every URL (HTTP) are checked against it */
+  policy: Policy;
   /** a stdio server's working directory (the workspace root) */
   cwd: string;
   log: Logger;
@@ -58,9 +56,6 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-/** Environment names the runner keeps to itself (its own token lives here). */
-const PRIVATE_ENV = /^FLASHDUTY_RUNNER_/i;
-
 export async function connect(server: McpServer, opts: ConnectOptions): Promise<Connection> {
   const timeout = new AbortController();
   const timer = setTimeout(
@@ -80,11 +75,14 @@ export async function connect(server: McpServer, opts: ConnectOptions): Promise<
   }
 }
 
-/** The `command denied` check for a stdio server's launch; throws TaskError. */
-export function assertLaunchAllowed(server: StdioServer, config: RunnerConfig): void {
-  const rules = config.permission.bash;
+/**
+ * The `command denied` check for a stdio server's launch; throws TaskError.
+ * Returns the program file to start: found by the one lookup
+ * (lib/proc/program_path.ts), never inside the workspace.
+ */
+export function assertLaunchAllowed(server: StdioServer, policy: Policy, cwd: string): string {
   const argv = [server.command, ...server.args];
-  const decision = decideArgv(rules, argv);
+  const decision = policy.command.check(argv);
   if (decision.action === "deny") {
     throw new TaskError(
       `${deniedMessage(argv, decision)}: a stdio MCP server is launched as a command, ` +
@@ -92,10 +90,10 @@ export function assertLaunchAllowed(server: StdioServer, config: RunnerConfig): 
     );
   }
   // With restricted rules, an env var that changes what the allowed command
-  // loads or runs (LD_PRELOAD, PATH, NODE_OPTIONS...) would make the check meaningless.
-  if (!isTrusted(rules)) {
+  // loads or runs (LD_PRELOAD, PERLLIB, NODE_OPTIONS...) would make the check meaningless.
+  if (!policy.command.trusted) {
     for (const name of Object.keys(server.env)) {
-      const why = refusedAssignment(name);
+      const why = refusedEnvName(name);
       if (why) {
         throw new TaskError(
           `command denied: env ${name} of the stdio MCP server is refused ` +
@@ -104,6 +102,18 @@ export function assertLaunchAllowed(server: StdioServer, config: RunnerConfig): 
       }
     }
   }
+  const env = childEnv();
+  const program = findProgram(server.command, searchPath(env.PATH, cwd), {
+    cwd,
+    workspaceRoot: cwd,
+  });
+  if (program === undefined) {
+    throw new TaskError(
+      `cannot start: command not found: ${JSON.stringify(server.command)} ` +
+        `(looked up on PATH, workspace directories excluded)`,
+    );
+  }
+  return program;
 }
 
 async function connectStdio(
@@ -111,11 +121,11 @@ async function connectStdio(
   opts: ConnectOptions,
   signal: AbortSignal,
 ): Promise<Connection> {
-  assertLaunchAllowed(server, opts.config);
+  const program = assertLaunchAllowed(server, opts.policy, opts.cwd);
   const transport = new StdioClientTransport({
-    command: server.command,
+    command: program,
     args: server.args,
-    env: { ...inheritedEnv(), ...server.env },
+    env: childEnv(server.env),
     cwd: opts.cwd,
     // Piped, never inherited: a chatty server must not write into the runner's own log stream.
     stderr: "pipe",
@@ -170,9 +180,9 @@ async function connectHttp(
   opts: ConnectOptions,
   signal: AbortSignal,
 ): Promise<Connection> {
-  await assertUrlAllowed(server.url, opts.config, signal);
+  await opts.policy.url.check(server.url, signal);
   let dynamic = server.dynamicHeaders;
-  const fetchFn = guardedFetch(server, opts.config, () => dynamic);
+  const fetchFn = guardedFetch(server, opts.policy.url, () => dynamic);
 
   const streamable = new StreamableHTTPClientTransport(server.url, { fetch: fetchFn });
   let client = newClient();
@@ -229,7 +239,7 @@ async function connectHttp(
  */
 function guardedFetch(
   server: HttpServer,
-  config: RunnerConfig,
+  urlPolicy: UrlPolicy,
   dynamic: () => Record<string, string>,
 ): (url: string | URL, init?: RequestInit) => Promise<Response> {
   const checked = new Set<string>();
@@ -237,7 +247,7 @@ function guardedFetch(
     const target = new URL(url);
     const key = target.origin + target.pathname;
     if (!checked.has(key)) {
-      await assertUrlAllowed(target, config, init?.signal ?? undefined);
+      await urlPolicy.check(target, init?.signal ?? undefined);
       checked.add(key);
     }
     const headers = requestHeaders(server.headers, dynamic());
@@ -261,17 +271,6 @@ function closedPromise(client: McpClient): Promise<void> {
 function isClientError(err: unknown): boolean {
   return err instanceof StreamableHTTPError && err.code !== undefined && err.code >= 400 &&
     err.code < 500;
-}
-
-function inheritedEnv(): Record<string, string> {
-  let env: Record<string, string>;
-  try {
-    env = Deno.env.toObject();
-  } catch {
-    return {}; // no --allow-env: the server gets only what the platform gave it
-  }
-  for (const name of Object.keys(env)) if (PRIVATE_ENV.test(name)) delete env[name];
-  return env;
 }
 
 function startFailure(server: StdioServer, err: unknown, stderrTail: string): string {

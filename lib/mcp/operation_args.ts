@@ -1,9 +1,9 @@
-/** What mcp_call and mcp_list_tools share: reading their args, finding the pool. */
+/** What mcp_call and mcp_list_tools share: reading their args, the pool's per-call options. */
 import type { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationContext } from "../tasks/context.ts";
 import { type McpServer, parseServer } from "./server_config.ts";
-import type { McpSessions, UseOptions } from "./sessions.ts";
+import type { UseOptions } from "./sessions.ts";
 
 /** A request's `timeout` may not exceed this (seconds). */
 export const MAX_TIMEOUT_S = 3_600;
@@ -22,12 +22,12 @@ export function readTimeoutMs(op: string, args: Args): number | undefined {
   return s * 1000;
 }
 
-export function pool(op: string, ctx: OperationContext): McpSessions {
-  const mcp = ctx.services.mcp;
-  if (!mcp) throw new TaskError(`${op}: MCP support is not running in this runner`);
-  return mcp;
-}
-
 export function useOptions(ctx: OperationContext, timeoutMs?: number): UseOptions {
-  return { cwd: ctx.workspace.root, signal: ctx.signal, timeoutMs, log: ctx.log };
+  return {
+    cwd: ctx.workspace.root,
+    policy: ctx.policy,
+    signal: ctx.signal,
+    timeoutMs,
+    log: ctx.log,
+  };
 }

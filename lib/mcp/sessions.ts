@@ -14,7 +14,7 @@ import {
   type McpTool,
   StreamableHTTPError,
 } from "../deps.ts";
-import type { RunnerConfig } from "../config.ts";
+import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "../tasks/errors.ts";
 import { connect, type Connection } from "./connect.ts";
 import { describeServer, type McpServer, sessionKey } from "./server_config.ts";
@@ -30,7 +30,6 @@ const MAX_TOOL_PAGES = 1_000;
 
 export interface McpSessionsOptions {
   log: Logger;
-  config: RunnerConfig;
   /** close a session unused this long (default 5 minutes) */
   idleMs?: number;
   /** default 30 s */
@@ -40,6 +39,8 @@ export interface McpSessionsOptions {
 export interface UseOptions {
   /** a stdio server's working directory: the workspace root */
   cwd: string;
+  /** the rules a new session's launch (stdio) or URL (HTTP) is checked against: the task's */
+  policy: Policy;
   /** task.cancel / shutdown */
   signal?: AbortSignal;
   /** per request; default 60 s */
@@ -68,6 +69,8 @@ class Session {
   constructor(
     readonly key: string,
     readonly server: McpServer,
+    /** the policy its launch or URL was checked against */
+    readonly policy: Policy,
     start: (s: Session) => Promise<Connection>,
   ) {
     this.ready = start(this);
@@ -89,13 +92,11 @@ export class McpSessions {
   private readonly closings = new Set<Promise<void>>();
   private shuttingDown = false;
   private readonly log: Logger;
-  private readonly config: RunnerConfig;
   private readonly idleMs: number;
   private readonly connectTimeoutMs: number;
 
   constructor(opts: McpSessionsOptions) {
     this.log = opts.log;
-    this.config = opts.config;
     this.idleMs = opts.idleMs ?? IDLE_CLOSE_MS;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   }
@@ -130,6 +131,11 @@ export class McpSessions {
       s.tools = new Map(tools.map((t) => [t.name, t]));
       return tools;
     });
+  }
+
+  /** closeAll, for `await using` and the Services' disposal */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAll();
   }
 
   /** Closes every session and stops every stdio server; later calls are refused. */
@@ -201,12 +207,13 @@ export class McpSessions {
   private acquire(server: McpServer, opts: UseOptions): { session: Session; reused: boolean } {
     const key = sessionKey(server, opts.cwd);
     const current = this.byName.get(server.name);
-    if (current && current.key === key && !current.retired) {
+    // A session checked against an older policy (a reload) is checked again by reopening it.
+    if (current && current.key === key && current.policy === opts.policy && !current.retired) {
       return { session: current, reused: true };
     }
-    if (current) this.retire(current, "config changed");
+    if (current) this.retire(current, current.key === key ? "policy changed" : "config changed");
     this.evictIdle(MAX_SESSIONS - 1);
-    const session = new Session(key, server, (s) => this.open(s, opts.cwd));
+    const session = new Session(key, server, opts.policy, (s) => this.open(s, opts.cwd, s.policy));
     this.byName.set(server.name, session);
     return { session, reused: false };
   }
@@ -220,11 +227,11 @@ export class McpSessions {
     }
   }
 
-  private async open(s: Session, cwd: string): Promise<Connection> {
+  private async open(s: Session, cwd: string, policy: Policy): Promise<Connection> {
     this.log.info("MCP connecting to {server}", describeServer(s.server));
     try {
       const conn = await connect(s.server, {
-        config: this.config,
+        policy,
         cwd,
         log: this.log,
         timeoutMs: this.connectTimeoutMs,

@@ -2,7 +2,7 @@ import { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { GrepFile } from "../fs/grep_job.ts";
 import { compileGrepPattern } from "../fs/grep_pattern.ts";
-import { grepTimedOut, type GrepWorkers, grepWorkers } from "../fs/grep_search.ts";
+import { grepTimedOut, type GrepWorkers } from "../fs/grep_search.ts";
 import { includeFilter } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
 import type { OperationHandler } from "../tasks/context.ts";
@@ -20,7 +20,7 @@ export const MAX_GREP_LINE_CHARS = 2_000;
 
 export interface GrepOptions {
   timeoutMs: number;
-  /** default: the runner's shared pool */
+  /** default: the runner's pool, `ctx.services.grep` */
   workers?: GrepWorkers;
 }
 
@@ -41,7 +41,7 @@ export function grepOperation(opts: GrepOptions): OperationHandler {
     const deadline = Date.now() + opts.timeoutMs;
     const { files, capped: filesCapped } = await candidates(ws, chosen, ctx.signal, deadline);
     if (Date.now() > deadline) throw new TaskError(grepTimedOut(opts.timeoutMs));
-    const outcome = await (opts.workers ?? grepWorkers).run({
+    const outcome = await (opts.workers ?? ctx.services.grep).run({
       source,
       flags,
       files,

@@ -3,7 +3,7 @@ import type { OperationHandler } from "../tasks/context.ts";
 import type { McpCallResult } from "../wire/protocol.ts";
 import { limitOutput } from "../tasks/output.ts";
 import { renderContent } from "../mcp/content.ts";
-import { pool, readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
+import { readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 
 /** `mcp_call {server, tool_name, args, timeout?}` (also serves the `mcp.call` message). */
 export const mcp_call: OperationHandler = async (raw, ctx): Promise<McpCallResult> => {
@@ -13,7 +13,7 @@ export const mcp_call: OperationHandler = async (raw, ctx): Promise<McpCallResul
   const toolArgs = args.optionalObject("args") ?? {};
   const timeoutMs = readTimeoutMs("mcp_call", args);
   ctx.log.info("mcp_call {server} {tool}", { server: server.name, tool });
-  const result = await pool("mcp_call", ctx).callTool(
+  const result = await ctx.services.mcp.callTool(
     server,
     tool,
     toolArgs,

@@ -50,7 +50,7 @@ export async function fetchAndConvert(
   caCerts?: string[],
 ): Promise<WebfetchResult> {
   const fetched = await fetchWithPolicy(url, {
-    config: ctx.config,
+    policy: ctx.policy.url,
     signal: ctx.signal,
     timeoutMs: timeoutS * 1000,
     headers: {

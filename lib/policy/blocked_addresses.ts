@@ -4,8 +4,31 @@
  * an explicit allow rule names the host (see url_policy.ts).
  */
 
+/**
+ * The cloud metadata endpoints, by name or exact address: the ONE list.
+ * This module blocks each of them (plus the whole link-local ranges, which
+ * contain most); lib/sandbox/permissions.ts derives Deno's `--deny-net`
+ * list from it (Deno's flags take hosts, not ranges).
+ */
+export const METADATA_ENDPOINTS: readonly { host: string; who: string }[] = [
+  { host: "169.254.169.254", who: "AWS, GCP, Azure, OCI, DigitalOcean..." },
+  { host: "169.254.170.2", who: "AWS ECS task credentials" },
+  { host: "fd00:ec2::254", who: "AWS over IPv6" },
+  { host: "100.100.100.200", who: "Alibaba Cloud" },
+  { host: "metadata.google.internal", who: "GCP" },
+  { host: "metadata.goog", who: "GCP" },
+];
+
 /** Host names that are metadata services whatever they resolve to. */
-const BLOCKED_NAMES = new Set(["metadata.google.internal", "metadata.goog"]);
+const BLOCKED_NAMES = new Set(
+  METADATA_ENDPOINTS.map((e) => e.host).filter((h) => !parseIPv4(h) && !parseIPv6(h)),
+);
+
+/** Exact metadata addresses, by their canonical bytes, for the addresses outside the blocked ranges. */
+const BLOCKED_V4 = METADATA_ENDPOINTS.map((e) => ({ ...e, v4: parseIPv4(e.host) }))
+  .filter((e) => e.v4 !== undefined) as { host: string; who: string; v4: number[] }[];
+const BLOCKED_V6 = METADATA_ENDPOINTS.map((e) => ({ ...e, v6: parseIPv6(e.host) }))
+  .filter((e) => e.v6 !== undefined) as { host: string; who: string; v6: Uint8Array }[];
 
 /** Why `hostname` (as a URL gives it, brackets stripped) is blocked by name, or undefined. */
 export function blockedName(hostname: string): string | undefined {
@@ -17,16 +40,21 @@ export function blockedName(hostname: string): string | undefined {
 /** Why the IP address `ip` (v4 or v6 text) is blocked, or undefined when it is not. */
 export function blockedAddress(ip: string): string | undefined {
   const v4 = parseIPv4(ip);
-  if (v4 && isAlibabaMetadata(v4)) return `${ip} is a cloud metadata address (Alibaba Cloud)`;
-  if (v4) return blockedV4(v4) ? `${ip} is link-local (169.254.0.0/16, cloud metadata)` : undefined;
+  if (v4) {
+    if (blockedV4(v4)) return `${ip} is link-local (169.254.0.0/16, cloud metadata)`;
+    const meta = metadataV4(v4);
+    return meta ? `${ip} is a cloud metadata address (${meta.who})` : undefined;
+  }
   const v6 = parseIPv6(ip);
   // Text that is neither is not an address we can judge: refuse (fail closed).
   if (!v6) return `${ip} is not an IP address`;
   if (v6[0] === 0xfe && (v6[1] & 0xc0) === 0x80) return `${ip} is link-local (fe80::/10)`;
-  if (equal(v6, METADATA_V6)) return `${ip} is a cloud metadata address (fd00:ec2::254)`;
+  const meta6 = BLOCKED_V6.find((e) => equal(v6, e.v6));
+  if (meta6) return `${ip} is a cloud metadata address (${meta6.host}, ${meta6.who})`;
   const embedded = embeddedV4(v6);
-  if (embedded && isAlibabaMetadata(embedded)) {
-    return `${ip} embeds the Alibaba Cloud metadata address 100.100.100.200`;
+  const embeddedMeta = embedded && !blockedV4(embedded) ? metadataV4(embedded) : undefined;
+  if (embeddedMeta) {
+    return `${ip} embeds the cloud metadata address ${embeddedMeta.host} (${embeddedMeta.who})`;
   }
   if (embedded && blockedV4(embedded)) {
     return `${ip} embeds the link-local ${embedded.join(".")} (169.254.0.0/16, cloud metadata)`;
@@ -34,16 +62,15 @@ export function blockedAddress(ip: string): string | undefined {
   return undefined;
 }
 
-/** Alibaba Cloud's metadata service sits outside 169.254/16. */
-function isAlibabaMetadata(b: Uint8Array | number[]): boolean {
-  return b[0] === 100 && b[1] === 100 && b[2] === 100 && b[3] === 200;
+/** A listed metadata address outside 169.254/16 (Alibaba Cloud's sits there). */
+function metadataV4(b: Uint8Array | number[]): { host: string; who: string } | undefined {
+  return BLOCKED_V4.find((e) => e.v4.every((x, i) => x === b[i]));
 }
 
 function blockedV4(b: Uint8Array | number[]): boolean {
   return b[0] === 169 && b[1] === 254;
 }
 
-const METADATA_V6 = parseIPv6("fd00:ec2::254")!;
 const NAT64 = [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /**

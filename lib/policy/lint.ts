@@ -10,8 +10,8 @@
  */
 import { basename } from "node:path";
 import type { Rule, RunnerConfig } from "../config.ts";
-import { RuleSet } from "./rules.ts";
-import { decideArgv, isTrusted } from "./command_policy.ts";
+import { compileGlob } from "./glob_match.ts";
+import { type CommandPolicy, compileCommandPolicy } from "./command_policy.ts";
 
 export interface LintWarning {
   /** the pattern of the rule that admits it */
@@ -504,8 +504,10 @@ export const HATCHES: Hatch[] = [
 
 export function lintConfig(config: RunnerConfig): LintResult {
   const rules = config.permission.bash;
+  // Every probe goes through the same compiled decision the runner uses.
+  const policy = compileCommandPolicy(rules);
   const warnings: LintWarning[] = [];
-  if (isTrusted(rules)) {
+  if (policy.trusted) {
     warnings.push({
       rule: "*",
       program: "*",
@@ -516,7 +518,7 @@ export function lintConfig(config: RunnerConfig): LintResult {
   }
   for (const [index, rule] of rules.entries()) {
     if (rule.action === "deny") {
-      const shadow = shadowedBy(rules, index);
+      const shadow = shadowedBy(policy, index);
       if (shadow) {
         warnings.push({
           rule: rule.pattern,
@@ -533,7 +535,7 @@ export function lintConfig(config: RunnerConfig): LintResult {
     }
     if (rule.pattern === "*") continue;
     for (const { program, hatch } of hatchesFor(rule.pattern)) {
-      const probe = admittedProbe(rules, rule, program, hatch);
+      const probe = admittedProbe(policy, rule, program, hatch);
       if (!probe) continue;
       warnings.push({
         rule: rule.pattern,
@@ -572,10 +574,10 @@ function programWord(pattern: string, program: string): string {
 function hatchesFor(pattern: string): { program: string; hatch: Hatch }[] {
   const word = firstWord(pattern);
   const out: { program: string; hatch: Hatch }[] = [];
-  const glob = word.includes("*") ? new RuleSet([{ pattern: word, action: "allow" }]) : undefined;
+  const glob = word.includes("*") ? compileGlob(word, { starOnly: true }) : undefined;
   for (const hatch of HATCHES) {
     for (const program of hatch.programs) {
-      const match = glob ? glob.decide(program).action === "allow" : basename(word) === program;
+      const match = glob ? glob.match(program) : basename(word) === program;
       if (match) out.push({ program, hatch });
     }
   }
@@ -584,7 +586,7 @@ function hatchesFor(pattern: string): { program: string; hatch: Hatch }[] {
 
 /** A command using the hatch that the whole rule set allows through this rule, if any. */
 function admittedProbe(
-  rules: readonly Rule[],
+  policy: CommandPolicy,
   rule: Rule,
   program: string,
   hatch: Hatch,
@@ -611,7 +613,7 @@ function admittedProbe(
   for (const c of candidates) {
     const argv = c.split(" ").filter((w) => w !== "");
     if (!(hatch.uses ?? runsSomething)(argv.slice(1))) continue;
-    const d = decideArgv(rules, argv);
+    const d = policy.check(argv);
     if (d.action === "allow" && d.rule === rule) return c;
     // A later, broader allow rule admits it too: it gets its own warning when probed.
   }
@@ -619,10 +621,11 @@ function admittedProbe(
 }
 
 /** The later allow rule that wins over this deny rule's own subject, if any. */
-function shadowedBy(rules: readonly Rule[], index: number): Rule | undefined {
+function shadowedBy(policy: CommandPolicy, index: number): Rule | undefined {
+  const rules = policy.rules;
   const subject = rules[index].pattern.replaceAll("*", "x").split(" ").filter(Boolean);
   if (subject.length === 0) return undefined;
-  const d = decideArgv(rules, subject);
+  const d = policy.check(subject);
   if (d.action === "allow" && d.rule && rules.indexOf(d.rule) > index) return d.rule;
   return undefined;
 }

@@ -29,12 +29,13 @@
  *   command gets is made with Deno.env.toObject(), which needs all of it.
  * - sys: the host facts of the heartbeat and metrics.
  */
-import { delimiter, dirname, isAbsolute, join, normalize, resolve } from "node:path";
+import { dirname, isAbsolute, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Rule, RunnerConfig } from "../config.ts";
 import { RuleSet } from "../policy/rules.ts";
-import { findProgram, safeSearchPath } from "../bash/exec.ts";
-import { isWithin, type Workspace } from "../fs/workspace.ts";
+import { METADATA_ENDPOINTS } from "../policy/blocked_addresses.ts";
+import { literalRuleHost } from "../policy/url_policy.ts";
+import { findProgram, searchPath } from "../proc/program_path.ts";
 import { MCP_HELPER_PROGRAMS, MCP_STDIO_ENV } from "../mcp/sandbox_needs.ts";
 
 /** A list of scopes, or the unscoped grant. */
@@ -119,18 +120,13 @@ export const RUNNER_SYS = [
 ];
 
 /**
- * Cloud metadata services: what a request made on the platform's behalf
- * could steal credentials from. lib/policy/blocked_addresses.ts blocks
- * the same (all of 169.254.0.0/16 there; Deno's flags take no ranges).
+ * Cloud metadata services, as `--deny-net` names them: derived from the one
+ * list in lib/policy/blocked_addresses.ts (which also blocks all of
+ * 169.254.0.0/16 and fe80::/10; Deno's flags take no ranges).
  */
-export const METADATA_HOSTS = [
-  "169.254.169.254", // AWS, GCP, Azure, OCI, DigitalOcean...
-  "169.254.170.2", // AWS ECS task credentials
-  "[fd00:ec2::254]", // AWS over IPv6
-  "100.100.100.200", // Alibaba Cloud (outside 169.254/16: only this layer blocks it)
-  "metadata.google.internal",
-  "metadata.goog",
-];
+export const METADATA_HOSTS: readonly string[] = METADATA_ENDPOINTS.map((e) =>
+  e.host.includes(":") ? `[${e.host}]` : e.host
+);
 
 /** Why a permission set cannot be written as Deno flags. */
 export class PermissionError extends Error {
@@ -323,47 +319,28 @@ function programWord(pattern: string): string | undefined {
 }
 
 /**
- * The paths Deno will compare a spawn of `program` against. Deno checks the
- * path as the code names it (symlinks unresolved), and the runner names
- * programs two ways: the bash operation spawns what lib/bash/exec.ts's
- * findProgram finds on its safe PATH (real directories, none inside the
- * workspace), and a stdio MCP server's bare name is resolved by Deno
- * itself through PATH as written. Both are granted when they differ.
+ * The path Deno will compare a spawn of `program` against: the file the
+ * one lookup (lib/proc/program_path.ts) finds, which is what both the bash
+ * executor and a stdio MCP launch spawn, by that very path.
  */
 function resolveProgram(program: string, pathEnv: string, workspace: string): string[] {
-  const ws = { root: realOr(workspace) } as Workspace;
-  const found: string[] = [];
-  const viaBash = findProgram(program, workspace, safeSearchPath(pathEnv, ws), ws);
-  if (viaBash !== undefined && isExecutable(viaBash)) found.push(normalize(viaBash));
-  if (!program.includes("/")) {
-    for (const dir of pathEnv.split(delimiter)) {
-      if (dir === "" || !isAbsolute(dir)) continue; // a relative PATH entry depends on the cwd
-      const path = join(dir, program);
-      if (!isExecutable(path)) continue;
-      if (isWithin(realOr(path), ws.root)) break; // never a workspace file as a program
-      found.push(path);
-      break;
-    }
-  }
-  return unique(found);
+  const root = realOr(workspace);
+  const found = findProgram(program, searchPath(pathEnv, root), {
+    cwd: workspace,
+    workspaceRoot: root,
+  });
+  return found !== undefined && isExecutable(found) ? [normalize(found)] : [];
 }
 
-/** The PATH entries (and their real paths) the runner searches: absolute, existing, outside the workspace. */
+/** The directories the runner searches (real paths): looking a program up reads them. */
 function searchDirs(pathEnv: string, workspace: string): string[] {
-  const root = realOr(workspace);
-  const dirs: string[] = [];
-  for (const dir of pathEnv.split(delimiter)) {
-    if (dir === "" || !isAbsolute(dir)) continue;
-    const real = realOr(dir);
-    if (isWithin(real, root)) continue;
+  return searchPath(pathEnv, workspace).filter((dir) => {
     try {
-      if (!Deno.statSync(real).isDirectory) continue;
+      return Deno.statSync(dir).isDirectory;
     } catch {
-      continue;
+      return false;
     }
-    dirs.push(normalize(dir), real);
-  }
-  return unique(dirs);
+  });
 }
 
 function realOr(path: string): string {
@@ -413,7 +390,7 @@ function network(
         "rules are what limit it",
   );
   const named = new Set(
-    allowRules.map((r) => literalHost(r.pattern)).filter((h) => h !== undefined),
+    allowRules.map((r) => literalRuleHost(r.pattern)).filter((h) => h !== undefined),
   );
   const denyNet = METADATA_HOSTS.filter((h) => !named.has(h.replace(/^\[|\]$/g, "")));
   if (denyNet.length < METADATA_HOSTS.length) {
@@ -422,15 +399,6 @@ function network(
     );
   }
   return { net: "all", denyNet };
-}
-
-/** The host of a webfetch pattern like `http://169.254.169.254/*`, if it has no wildcard. */
-function literalHost(pattern: string): string | undefined {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(pattern);
-  if (!m || m[1].includes("*")) return undefined;
-  const authority = m[1].replace(/^.*@/, "").toLowerCase();
-  const v6 = /^\[([^\]]+)\]/.exec(authority);
-  return v6 ? v6[1] : authority.replace(/:\d+$/, "");
 }
 
 function importHosts(mainModule: string | undefined): string[] {

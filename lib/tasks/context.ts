@@ -1,17 +1,20 @@
 import type { Logger } from "../deps.ts";
-import type { RunnerConfig } from "../config.ts";
+import type { Policy } from "../policy/mod.ts";
 import type { Workspace } from "../fs/workspace.ts";
 import type { McpSessions } from "../mcp/sessions.ts";
+import type { GrepWorkers } from "../fs/grep_search.ts";
 
 /**
  * What an operation gets to do its one job. Operations return their result
- * object (PROTOCOL.md "Operations") or throw; they never touch the
+ * object (docs/protocol.md "Operations") or throw; they never touch the
  * connection or the dispatcher: data flows connection -> dispatcher ->
- * operation -> result.
+ * operation -> result. There is no config here: operations see the
+ * compiled rules (`policy`), never the token or the rest of the config.
  */
 export interface OperationContext {
   workspace: Workspace;
-  config: RunnerConfig;
+  /** the compiled rules, as they stood when the task started */
+  policy: Policy;
   /** aborted on task.cancel and on shutdown; long operations must honour it */
   signal: AbortSignal;
   /** carries task_id, trace_id and operation on every line */
@@ -19,16 +22,20 @@ export interface OperationContext {
   taskId: string;
   /** streams a chunk of live output as `task.output` (dropped while disconnected) */
   output(stream: "stdout" | "stderr", data: string): void;
-  /** long-lived parts shared across tasks (sessions, policies), built once at start-up */
+  /** long-lived parts shared across tasks, built once at start-up */
   services: Services;
 }
 
-/** Built once from the config at start-up; closed on shutdown. */
-export interface Services {
-  /** the MCP session pool (lib/mcp/sessions.ts); mcp_call / mcp_list_tools need it */
-  mcp?: McpSessions;
-  /** other pools built in lib/runner.ts (e.g. grep workers); each may have closeAll() */
-  [name: string]: unknown;
+/**
+ * The long-lived parts operations share: every member required, every
+ * member disposable. Built once at start-up (lib/tasks/services.ts) and
+ * disposed on shutdown.
+ */
+export interface Services extends AsyncDisposable {
+  /** the MCP session pool: mcp_call / mcp_list_tools (and the `mcp.call` message) */
+  readonly mcp: McpSessions;
+  /** the grep worker pool */
+  readonly grep: GrepWorkers;
 }
 
 export type OperationHandler = (args: unknown, ctx: OperationContext) => Promise<unknown>;

@@ -1,5 +1,5 @@
 import type { Logger } from "../deps.ts";
-import type { RunnerConfig } from "../config.ts";
+import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "./errors.ts";
 import type { OperationContext, OperationHandler, Services } from "./context.ts";
 import { OPERATIONS } from "../operations/mod.ts";
@@ -22,7 +22,8 @@ export interface DispatchSink {
 
 export interface DispatcherOptions {
   workspace: Workspace;
-  config: RunnerConfig;
+  /** the current compiled policy; read when each task starts (a reload swaps what it returns) */
+  policy: () => Policy;
   services: Services;
   log: Logger;
   sink: DispatchSink;
@@ -212,7 +213,7 @@ export class Dispatcher {
     const coalescer = new OutputCoalescer(job.id, (p) => this.opts.sink.output(p));
     const ctx: OperationContext = {
       workspace: this.opts.workspace,
-      config: this.opts.config,
+      policy: this.opts.policy(),
       signal: job.controller.signal,
       log,
       taskId: job.id,

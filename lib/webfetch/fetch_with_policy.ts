@@ -1,13 +1,13 @@
-import type { RunnerConfig } from "../config.ts";
 import { TaskError } from "../tasks/errors.ts";
 import { PinnedRelay } from "./pinned_relay.ts";
-import { checkUrl, safeUrl } from "../policy/url_policy.ts";
+import { safeUrl, type UrlPolicy } from "../policy/url_policy.ts";
 
 export const MAX_REDIRECTS = 10;
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
 export interface FetchOptions {
-  config: RunnerConfig;
+  /** every hop is checked against it */
+  policy: UrlPolicy;
   /** task.cancel / shutdown */
   signal: AbortSignal;
   /** the whole fetch (DNS, connects, redirects and body) must finish within this */
@@ -43,7 +43,7 @@ export async function fetchWithPolicy(start: URL, opts: FetchOptions): Promise<F
   try {
     let url = start;
     for (let hop = 0;; hop++) {
-      const checked = await checkUrl(url, opts.config, signal).catch((err) => {
+      const checked = await opts.policy.check(url, signal).catch((err) => {
         throw requestError(err, url, signal, opts, undefined);
       });
       const relay = envProxyFor(url) ? undefined : PinnedRelay.start(url, checked.addresses);
