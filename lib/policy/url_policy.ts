@@ -50,8 +50,8 @@ export interface UrlPolicy {
  *   against the URL's own (lower case, trailing dot dropped, IDN as
  *   punycode, IP literals normalised); `*` in the host matches any run of
  *   host characters. `:PORT` is one port, `:*` any; no port means the
- *   scheme's default port, except for a host of just `*` (any host, any
- *   port). The rest (path and query) is a glob over the URL's path and
+ *   scheme's default port in an allow rule (any port for a host of just
+ *   `*`), and any port in a deny rule. The rest (path and query) is a glob over the URL's path and
  *   query; no rest means any path. A `user@` part is refused.
  *
  * The path is matched twice: as sent (percent-encoding kept) and decoded
@@ -121,7 +121,8 @@ function compileRule(rule: Rule): CompiledRule {
   const glob = (p: string, fold = ignoreCase) =>
     compileGlob(p, { starOnly: true, ignoreCase: fold });
   const host = normaliseHost(parts.host, pattern);
-  let port = parts.port ?? (parts.host === "*" ? "*" : "");
+  // No port: the default port for an allow rule; any port for a deny rule (fail closed).
+  let port = parts.port ?? (parts.host === "*" || rule.action === "deny" ? "*" : "");
   if (port !== "*" && port !== "" && DEFAULT_PORT[parts.scheme.toLowerCase()] === port) port = "";
   return {
     rule,
