@@ -119,7 +119,8 @@ async function launch(rules: Rule[], server: ReturnType<typeof stdioServer>) {
 }
 
 Deno.test({
-  name: "attack: PERLLIB / PERL5LIB make an allowed perl MCP server load a workspace module: refused",
+  name:
+    "attack: PERLLIB / PERL5LIB make an allowed perl MCP server load a workspace module: refused",
   ignore: PERL === undefined,
   fn: async () => {
     for (const variable of ["PERLLIB", "PERL5LIB"]) {

@@ -36,7 +36,9 @@ Deno.test("red team: a URL the rules deny is refused by the whole check, with th
   const corpus = await load<UrlCase>("url_rules.json");
   const policy = compileUrlPolicy(corpus.rules.readme);
   for (const c of corpus.cases.filter((c) => c.rules === "readme" && c.expect === "deny")) {
-    await expect(policy.check(new URL(c.url))).rejects.toThrow(/^url denied: .*permission\.webfetch/);
+    await expect(policy.check(new URL(c.url))).rejects.toThrow(
+      /^url denied: .*permission\.webfetch/,
+    );
   }
 });
 
