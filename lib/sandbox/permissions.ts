@@ -12,8 +12,8 @@
  *   directories read-only (the runner looks programs up itself). npm packages and cached
  *   modules load without any grant: Deno's loader is not permission-checked.
  * - run: the programs `permission.bash` allow rules name (a stdio MCP server
- *   is launched under the same rules), resolved through PATH the way Deno
- *   resolves them at spawn time, plus `kill` and `ps` to stop process trees
+ *   is launched under the same rules), resolved by the one lookup both
+ *   spawn through (lib/proc/program_path.ts), plus `kill` and `ps` to stop process trees
  *   (see lib/proc/signal.ts, lib/mcp/sandbox_needs.ts). Unscoped
  *   when the rules are trusted (a catch-all allow) or name a program with
  *   a wildcard.
@@ -324,10 +324,9 @@ function programWord(pattern: string): string | undefined {
  * executor and a stdio MCP launch spawn, by that very path.
  */
 function resolveProgram(program: string, pathEnv: string, workspace: string): string[] {
-  const root = realOr(workspace);
-  const found = findProgram(program, searchPath(pathEnv, root), {
+  const found = findProgram(program, searchPath(pathEnv, workspace), {
     cwd: workspace,
-    workspaceRoot: root,
+    workspaceRoot: workspace,
   });
   return found !== undefined && isExecutable(found) ? [normalize(found)] : [];
 }
@@ -341,14 +340,6 @@ function searchDirs(pathEnv: string, workspace: string): string[] {
       return false;
     }
   });
-}
-
-function realOr(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 function isExecutable(path: string): boolean {
