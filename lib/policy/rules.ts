@@ -25,13 +25,14 @@ export interface RuleSetOptions {
 }
 
 /**
- * Ordered glob rules, shared by `permission.bash` (subject: a command's
- * words joined by single spaces) and `permission.webfetch` (subject: one
- * component of a URL). Semantics, as the reference documents them: rules
- * are tried in the order written, the last match wins, `*` matches any run
- * of characters (spaces and slashes too), every other character is
- * literal, `"cmd *"` also matches the bare `cmd`, and a subject no rule
- * matches is denied. Compiled once; matching is linear-time (glob_match.ts).
+ * Ordered glob rules over one text subject: `permission.bash` (subject: a
+ * command's words joined by single spaces; command_policy.ts).
+ * `permission.webfetch` keeps the same order semantics over URL components
+ * (url_policy.ts). Semantics, as the reference documents them: rules are tried in the order written, the last
+ * match wins, `*` matches any run of characters (spaces and slashes too),
+ * every other character is literal, `"cmd *"` also matches the bare `cmd`,
+ * and a subject no rule matches is denied. Compiled once; matching is
+ * linear-time (glob_match.ts).
  */
 export class RuleSet {
   private readonly compiled: { rule: Rule; glob: GlobMatcher; bare?: (s: string) => boolean }[];
