@@ -77,10 +77,15 @@ export async function connect(server: McpServer, opts: ConnectOptions): Promise<
 
 /**
  * The `command denied` check for a stdio server's launch; throws TaskError.
- * Returns the program file to start: found by the one lookup
- * (lib/proc/program_path.ts), never inside the workspace.
+ * Returns the program file to start: found on `env`'s PATH by the one
+ * lookup (lib/proc/program_path.ts), never inside the workspace.
  */
-export function assertLaunchAllowed(server: StdioServer, policy: Policy, cwd: string): string {
+export function assertLaunchAllowed(
+  server: StdioServer,
+  policy: Policy,
+  cwd: string,
+  env: Record<string, string>,
+): string {
   const argv = [server.command, ...server.args];
   const decision = policy.command.check(argv);
   if (decision.action === "deny") {
@@ -102,7 +107,6 @@ export function assertLaunchAllowed(server: StdioServer, policy: Policy, cwd: st
       }
     }
   }
-  const env = childEnv();
   const program = findProgram(server.command, searchPath(env.PATH, cwd), {
     cwd,
     workspaceRoot: cwd,
@@ -121,11 +125,12 @@ async function connectStdio(
   opts: ConnectOptions,
   signal: AbortSignal,
 ): Promise<Connection> {
-  const program = assertLaunchAllowed(server, opts.policy, opts.cwd);
+  const env = childEnv(server.env);
+  const program = assertLaunchAllowed(server, opts.policy, opts.cwd, env);
   const transport = new StdioClientTransport({
     command: program,
     args: server.args,
-    env: childEnv(server.env),
+    env,
     cwd: opts.cwd,
     // Piped, never inherited: a chatty server must not write into the runner's own log stream.
     stderr: "pipe",
