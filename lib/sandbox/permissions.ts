@@ -53,6 +53,8 @@ export interface DenoPermissions {
   sys: readonly string[];
   /** hosts remote modules may be imported from (a runner started from a URL) */
   import: readonly string[];
+  /** native libraries the runner may open: libc only (lib/sys/libc.ts says why) */
+  ffi: readonly string[];
   /** why each unscoped or surprising grant is what it is; for logs and `permissions` */
   notes: readonly string[];
 }
@@ -172,6 +174,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     env,
     sys: [...RUNNER_SYS],
     import: imports,
+    ffi: [],
     notes,
   };
   // Fail here, not when Deno parses the flags.
@@ -203,6 +206,7 @@ export function toDenoFlags(p: DenoPermissions): string[] {
   flags.push(...grant("allow-env", p.env));
   if (p.sys.length > 0) flags.push(list("allow-sys", p.sys));
   if (p.import.length > 0) flags.push(list("allow-import", p.import));
+  if (p.ffi.length > 0) flags.push(list("allow-ffi", p.ffi));
   // A permission the set lacks must fail, never wait on a prompt in a terminal.
   flags.push("--no-prompt");
   return flags;
