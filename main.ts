@@ -19,6 +19,7 @@ import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
 import { checkCommand } from "./lib/bash/check.ts";
 import { lintConfig } from "./lib/policy/lint.ts";
 import { VERSION } from "./lib/version.ts";
+import { checkWorkspace, oneLine } from "./lib/ops/startup_check.ts";
 
 async function readConfig(path: string | undefined): Promise<RunnerConfig> {
   const file = path ?? readEnv(ENV.config);
@@ -59,6 +60,8 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);
       await setupLogging(settings.logLevel, settings.logFormat);
+      // Every start-up problem is one line and exit code 2, before any supervising.
+      await checkWorkspace(settings.workspace);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
         config,
@@ -125,10 +128,10 @@ export async function main(args: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UsageError || err instanceof ConfigError) {
-      console.error(`flashduty-runner: ${err.message}`);
+      console.error(`flashduty-runner: ${oneLine(err.message)}`);
       return 2;
     }
-    console.error(`flashduty-runner: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`flashduty-runner: ${oneLine(err instanceof Error ? err.message : String(err))}`);
     return 1;
   }
 }

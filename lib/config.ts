@@ -1,5 +1,6 @@
 import { parseYamlDocument } from "./deps.ts";
 import { compileUrlPolicy, UrlRuleError } from "./policy/url_policy.ts";
+import { osReason } from "./ops/startup_check.ts";
 
 /** One permission rule, in the order the file wrote it (order decides: last match wins). */
 export interface Rule {
@@ -43,7 +44,7 @@ export async function loadConfig(path: string): Promise<RunnerConfig> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new ConfigError(`config ${path}: cannot read: ${(err as Error).message}`);
+    throw new ConfigError(`config ${path}: cannot read: ${osReason(err)}`);
   }
   return parseConfig(text, path);
 }
