@@ -4,11 +4,14 @@ import { Dispatcher } from "./tasks/dispatcher.ts";
 import { environmentInfo, MetricsSampler } from "./wire/host_info.ts";
 import { logger } from "./log.ts";
 import { openServices } from "./tasks/services.ts";
-import { compilePolicy, type Policy } from "./policy/mod.ts";
+import { compilePolicy } from "./policy/mod.ts";
 import type { RunSettings } from "./settings.ts";
 import { dialer } from "./wire/transport.ts";
 import { VERSION } from "./version.ts";
 import { Workspace } from "./fs/workspace.ts";
+import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
+import { derivePermissions } from "./sandbox/permissions.ts";
+import { missingGrants, sandboxInput } from "./sandbox/supervisor.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -22,7 +25,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const workspace = await Workspace.open(settings.workspace);
   // Compiled once here. `current.policy` is the one place the current policy
   // lives: a reload assigns a new compiled object; tasks started after it see it.
-  const current: { policy: Policy } = { policy: compilePolicy(config) };
+  const current: PolicyHolder = { policy: compilePolicy(config), config };
   const services = openServices({ log: logger("mcp") });
   const metrics = new MetricsSampler(workspace.root);
 
@@ -61,7 +64,24 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     workspace: workspace.root,
     rules: config.permission.bash.length,
   });
+  if (!config.path) {
+    log.warn("no config file (--config): every command is denied; see docs/security-model.md");
+  }
   connection.start();
+  const stopReload = listenForReload(() =>
+    reloadConfig({
+      holder: current,
+      path: config.path,
+      log: logger("reload"),
+      permissionGaps: (next) =>
+        missingGrants(derivePermissions(sandboxInput({
+          config: next,
+          configPath: next.path,
+          workspace: settings.workspace,
+          platformUrl: settings.url,
+        }))),
+    })
+  );
 
   const stop = Promise.withResolvers<string>();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -71,6 +91,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     return [sig, h] as const;
   });
   const signal = await stop.promise;
+  stopReload();
   log.info("{signal} received: finishing running tasks (up to {s} s)", {
     signal,
     s: SHUTDOWN_GRACE_MS / 1000,

@@ -108,7 +108,10 @@ Deno.test({
         ws,
       ],
     });
-    expectOneLine(r, new RegExp(`invalid --workspace "${ws}".*: not writable: read-only file system`));
+    expectOneLine(
+      r,
+      new RegExp(`invalid --workspace "${ws}".*: not writable: read-only file system`),
+    );
   },
 });
 

@@ -19,6 +19,7 @@ import {
   type DeriveInput,
   derivePermissions,
   describePermissions,
+  type Grant,
   toDenoFlags,
 } from "./permissions.ts";
 
@@ -77,7 +78,8 @@ export interface SuperviseOptions {
  * Runs the runner as a sandboxed child until it stops; resolves with the
  * exit code to exit with.
  *
- * - A stop signal (SIGINT, SIGTERM; SIGHUP counts as SIGTERM) is forwarded.
+ * - A stop signal (SIGINT, SIGTERM) is forwarded; so is SIGHUP (reload the
+ *   config), which does not stop anything.
  *   The child runs in its own process group, so a terminal's Ctrl-C reaches
  *   it once, through us, not twice (twice means "stop now" to the runner).
  * - A clean stop passes the child's exit code on: the child exited after a
@@ -101,14 +103,14 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   let stopping: Deno.Signal | undefined;
   let wake: (() => void) | undefined;
   const onSignal = (sig: Deno.Signal) => () => {
-    stopping ??= sig;
-    const forward = sig === "SIGHUP" ? "SIGTERM" : sig;
+    // SIGHUP is "reload the config" (lib/ops/reload.ts): passed on, not a stop.
+    if (sig !== "SIGHUP") stopping ??= sig;
     if (child) {
       try {
-        child.kill(forward);
+        child.kill(sig);
       } catch { /* it has just exited */ }
     }
-    wake?.();
+    if (sig !== "SIGHUP") wake?.();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
@@ -347,4 +349,27 @@ export function permissionsText(
   opts: Pick<EnterSandboxOptions, "config" | "configPath" | "workspace" | "platformUrl">,
 ): string {
   return describePermissions(derivePermissions(sandboxInput(opts)));
+}
+
+/**
+ * The grants `derived` names that this process does not have: a reloaded
+ * config whose rules need a program or host the running sandbox was not
+ * started with works only after a restart. One line each.
+ */
+export function missingGrants(derived: DenoPermissions): string[] {
+  const state = (d: Deno.PermissionDescriptor) => Deno.permissions.querySync(d).state;
+  const out: string[] = [];
+  const check = (name: "run" | "net", grant: Grant, key: "command" | "host") => {
+    const wanted = grant === "all" ? [undefined] : grant;
+    for (const item of wanted) {
+      const d =
+        (item === undefined ? { name } : { name, [key]: item }) as Deno.PermissionDescriptor;
+      if (state(d) !== "granted") {
+        out.push(`the new rules need --allow-${name}${item ? "=" + item : ""}`);
+      }
+    }
+  };
+  check("run", derived.run, "command");
+  check("net", derived.net, "host");
+  return out;
 }
