@@ -19,7 +19,8 @@ import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
 import { checkCommand } from "./lib/bash/check.ts";
 import { lintConfig } from "./lib/policy/lint.ts";
 import { VERSION } from "./lib/version.ts";
-import { checkWorkspace, oneLine } from "./lib/ops/startup_check.ts";
+import { operatorGrants } from "./lib/ops/grants.ts";
+import { checkAuditLog, checkWorkspace, oneLine } from "./lib/ops/startup_check.ts";
 
 async function readConfig(path: string | undefined): Promise<RunnerConfig> {
   const file = path ?? readEnv(ENV.config);
@@ -53,6 +54,14 @@ function buildCli(): Command {
     )
     .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
     .option(
+      "--audit-log <file>",
+      `append one JSON line per task here, size-rotated (env ${ENV.auditLog}; config audit_log)`,
+    )
+    .option(
+      "--metrics-addr <host:port>",
+      `serve /metrics, /readyz, /healthz (":port" = loopback; env ${ENV.metricsAddr}); off by default`,
+    )
+    .option(
       "--no-sandbox",
       "do not re-execute under the Deno permissions derived from the config (debugging only)",
     )
@@ -62,6 +71,7 @@ function buildCli(): Command {
       await setupLogging(settings.logLevel, settings.logFormat);
       // Every start-up problem is one line and exit code 2, before any supervising.
       await checkWorkspace(settings.workspace);
+      if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
         config,
@@ -69,6 +79,7 @@ function buildCli(): Command {
         workspace: settings.workspace,
         platformUrl: settings.url,
         noSandbox: flags.sandbox === false,
+        operator: operatorGrants(settings),
       });
       Deno.exitCode = supervised ?? await runRunner(settings, config);
     });

@@ -26,6 +26,12 @@ export interface RunnerConfig {
   name?: string;
   labels?: string[];
   maxConcurrentTasks?: number;
+  /** `audit_log`: a path, or {path, max_bytes, keep} (lib/ops/audit_log.ts) */
+  auditLog?: { path: string; maxBytes?: number; keep?: number };
+  /** `redact.values`: literal secrets to mask in results, logs and the audit log */
+  redactValues?: string[];
+  /** `metrics_addr`: HOST:PORT (or :PORT for loopback) of /metrics, /readyz, /healthz */
+  metricsAddr?: string;
 }
 
 export class ConfigError extends Error {
@@ -138,6 +144,53 @@ export function parseConfig(text: string, path = "<config>"): RunnerConfig {
           fail(offset, "`max_concurrent_tasks` must be a positive integer");
         }
         config.maxConcurrentTasks = value as number;
+        break;
+      case "audit_log": {
+        if (typeof value === "string" && value !== "") {
+          config.auditLog = { path: value };
+          break;
+        }
+        const v = value as Record<string, unknown> | null;
+        const known = ["path", "max_bytes", "keep"];
+        if (
+          typeof v !== "object" || v === null || Array.isArray(v) ||
+          typeof v.path !== "string" || v.path === "" ||
+          Object.keys(v).some((k) => !known.includes(k))
+        ) {
+          fail(offset, "`audit_log` must be a path, or a map of path, max_bytes and keep");
+        }
+        for (const k of ["max_bytes", "keep"]) {
+          if (v![k] !== undefined && (!Number.isInteger(v![k]) || (v![k] as number) < 0)) {
+            fail(offset, `\`audit_log.${k}\` must be a non-negative integer`);
+          }
+        }
+        config.auditLog = {
+          path: v!.path as string,
+          maxBytes: v!.max_bytes as number | undefined,
+          keep: v!.keep as number | undefined,
+        };
+        break;
+      }
+      case "redact": {
+        const v = value as Record<string, unknown> | null;
+        const values = v?.values;
+        if (
+          typeof v !== "object" || v === null || Object.keys(v).some((k) => k !== "values") ||
+          (values !== undefined &&
+            (!Array.isArray(values) ||
+              values.some((x) => typeof x !== "string" || x.length < 4)))
+        ) {
+          fail(
+            offset,
+            "`redact` must be a map with `values`: a list of strings of at least 4 characters",
+          );
+        }
+        config.redactValues = (values as string[] | undefined) ?? [];
+        break;
+      }
+      case "metrics_addr":
+        if (typeof value !== "string") fail(offset, "`metrics_addr` must be a string HOST:PORT");
+        config.metricsAddr = value as string;
         break;
       default:
         fail(offset, `unknown key \`${String(key)}\``);

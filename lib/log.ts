@@ -5,6 +5,12 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"
 
 const encoder = new TextEncoder();
 
+/** Masks secrets in every line logged (lib/redact); set once the settings are known. */
+let redactLine: (line: string) => string = (line) => line;
+export function setLogRedactor(redact: ((line: string) => string) | undefined): void {
+  redactLine = redact ?? ((line) => line);
+}
+
 /** Normalizes the user's spelling ("warn" is what Go users type). */
 export function parseLogLevel(level: string): LogLevel {
   const l = level.toLowerCase();
@@ -22,7 +28,9 @@ export async function setupLogging(level: LogLevel, format: LogFormat): Promise<
   const fmt = format === "json" ? jsonLine : textLine;
   await configureLogging({
     reset: true,
-    sinks: { stderr: (record: LogRecord) => Deno.stderr.writeSync(encoder.encode(fmt(record))) },
+    sinks: {
+      stderr: (record: LogRecord) => Deno.stderr.writeSync(encoder.encode(redactLine(fmt(record)))),
+    },
     loggers: [
       { category: ["flashduty"], lowestLevel: level, sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },

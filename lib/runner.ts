@@ -11,6 +11,9 @@ import { VERSION } from "./version.ts";
 import { Workspace } from "./fs/workspace.ts";
 import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
 import { derivePermissions } from "./sandbox/permissions.ts";
+import { Redactor } from "./redact/redactor.ts";
+import { AuditLog } from "./ops/audit_log.ts";
+import { setLogRedactor } from "./log.ts";
 import { missingGrants, sandboxInput } from "./sandbox/supervisor.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -25,7 +28,14 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const workspace = await Workspace.open(settings.workspace);
   // Compiled once here. `current.policy` is the one place the current policy
   // lives: a reload assigns a new compiled object; tasks started after it see it.
-  const current: PolicyHolder = { policy: compilePolicy(config), config };
+  const current: PolicyHolder & { redactor: Redactor } = {
+    policy: compilePolicy(config),
+    config,
+    redactor: runnerRedactor(settings, config),
+  };
+  setLogRedactor((line) => current.redactor.redact(line));
+  const audit = settings.auditLog &&
+    AuditLog.open({ ...settings.auditLog, redact: (line) => current.redactor.redact(line) });
   const services = openServices({ log: logger("mcp") });
   const metrics = new MetricsSampler(workspace.root);
 
@@ -52,6 +62,8 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     services,
     log: logger("task"),
     maxConcurrent: settings.maxConcurrent,
+    redactor: () => current.redactor,
+    onTaskEnd: (end) => audit?.write(end),
     sink: {
       result: (p) => connection.deliver("task.result", p),
       mcpResult: (p) => connection.deliver("mcp.result", p),
@@ -73,6 +85,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       holder: current,
       path: config.path,
       log: logger("reload"),
+      onReloaded: (next) => current.redactor = runnerRedactor(settings, next),
       permissionGaps: (next) =>
         missingGrants(derivePermissions(sandboxInput({
           config: next,
@@ -105,6 +118,12 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   if (connection.connected) await connection.drained(5000);
   await connection.stop();
   await services[Symbol.asyncDispose]();
+  audit?.close();
   log.info("stopped");
   return 0;
+}
+
+/** The operator's `redact.values` and the runner's own token: never sent, logged or audited. */
+function runnerRedactor(settings: RunSettings, config: RunnerConfig): Redactor {
+  return new Redactor([...(config.redactValues ?? settings.redactValues), settings.token]);
 }

@@ -1,5 +1,5 @@
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
@@ -16,6 +16,8 @@ export const ENV = {
   maxConcurrent: "FLASHDUTY_RUNNER_MAX_CONCURRENT_TASKS",
   transport: "FLASHDUTY_RUNNER_TRANSPORT",
   maxFrameBytes: "FLASHDUTY_RUNNER_MAX_FRAME_BYTES",
+  auditLog: "FLASHDUTY_RUNNER_AUDIT_LOG",
+  metricsAddr: "FLASHDUTY_RUNNER_METRICS_ADDR",
 } as const;
 
 export interface RunFlags {
@@ -27,6 +29,8 @@ export interface RunFlags {
   logFormat?: string;
   maxConcurrentTasks?: string;
   transport?: string;
+  auditLog?: string;
+  metricsAddr?: string;
 }
 
 export interface RunSettings {
@@ -39,6 +43,12 @@ export interface RunSettings {
   transport: TransportName;
   /** a frame larger than this closes the connection (1009) instead of exhausting memory */
   maxFrameBytes: number;
+  /** `--audit-log`: where one JSON line per task goes; undefined means off */
+  auditLog?: { path: string; maxBytes?: number; keep?: number };
+  /** `--metrics-addr`: where /metrics, /readyz and /healthz listen; undefined means off */
+  metricsAddr?: { hostname: string; port: number };
+  /** `redact.values` from the config (the token is added to them at start) */
+  redactValues: string[];
 }
 
 /** An environment variable, or undefined when unset or not readable (no --allow-env for it). */
@@ -107,6 +117,13 @@ export function resolveSettings(
   if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
     throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
   }
+  const auditPath = pick(flags.auditLog, ENV.auditLog);
+  const auditLog = auditPath
+    ? { ...config.auditLog, path: absolutePath(auditPath) }
+    : config.auditLog
+    ? { ...config.auditLog, path: absolutePath(config.auditLog.path) }
+    : undefined;
+  const metricsText = pick(flags.metricsAddr, ENV.metricsAddr, config.metricsAddr);
   return {
     token,
     url,
@@ -116,5 +133,28 @@ export function resolveSettings(
     maxConcurrent,
     transport: transport as TransportName,
     maxFrameBytes: maxFrame,
+    auditLog,
+    metricsAddr: metricsText ? parseListenAddress(metricsText) : undefined,
+    redactValues: config.redactValues ?? [],
   };
+}
+
+function absolutePath(path: string): string {
+  return isAbsolute(path) ? path : join(Deno.cwd(), path);
+}
+
+/**
+ * `HOST:PORT`, `:PORT` or `PORT` (loopback when the host is omitted:
+ * metrics are off the network unless an operator names an address).
+ */
+export function parseListenAddress(text: string): { hostname: string; port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s]*):)?(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new UsageError(
+      `invalid --metrics-addr ${JSON.stringify(text)}: use HOST:PORT, or :PORT for loopback`,
+    );
+  }
+  const host = (m[1] ?? "").replace(/^\[|\]$/g, "");
+  return { hostname: host === "" ? "127.0.0.1" : host, port };
 }

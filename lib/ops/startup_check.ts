@@ -93,3 +93,16 @@ function parentHint(abs: string): string {
 export function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, " ").trim();
 }
+
+/** The audit log must open for appending at start (one line, exit 2), not fail on the first task. */
+export async function checkAuditLog(path: string): Promise<void> {
+  try {
+    const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+    file.close();
+  } catch (err) {
+    throw new UsageError(
+      `invalid --audit-log ${JSON.stringify(path)} (or FLASHDUTY_RUNNER_AUDIT_LOG / config ` +
+        `\`audit_log\`): ${osReason(err)}${parentHint(path)}`,
+    );
+  }
+}

@@ -77,6 +77,17 @@ export interface DeriveInput {
   mainModule?: string;
   /** the PATH programs are resolved through; defaults to this process's */
   path?: string;
+  /** what the operator's own settings need (lib/ops/grants.ts): audit log files, metrics listener, proxy */
+  operator?: OperatorGrants;
+}
+
+/** Grants for the runner's operator features, each with the reason shown by `permissions`. */
+export interface OperatorGrants {
+  read?: readonly string[];
+  write?: readonly string[];
+  net?: readonly string[];
+  ffi?: readonly string[];
+  notes?: readonly string[];
 }
 
 /**
@@ -164,17 +175,19 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     );
   }
   const imports = importHosts(input.mainModule);
+  const op = input.operator ?? {};
+  notes.push(...(op.notes ?? []));
 
   const perms: DenoPermissions = {
-    read: unique(read),
-    write: unique(writable),
+    read: unique([...read, ...(op.read ?? [])]),
+    write: unique([...writable, ...(op.write ?? [])]),
     run,
-    net,
+    net: net === "all" ? net : unique([...net, ...(op.net ?? [])]),
     denyNet,
     env,
     sys: [...RUNNER_SYS],
     import: imports,
-    ffi: [],
+    ffi: unique([...(op.ffi ?? [])]),
     notes,
   };
   // Fail here, not when Deno parses the flags.

@@ -20,6 +20,7 @@ import {
   derivePermissions,
   describePermissions,
   type Grant,
+  type OperatorGrants,
   toDenoFlags,
 } from "./permissions.ts";
 
@@ -267,6 +268,8 @@ export interface EnterSandboxOptions {
   platformUrl: string;
   /** `run --no-sandbox` */
   noSandbox?: boolean;
+  /** what the operator's settings need (audit log, metrics, proxy, systemd notify) */
+  operator?: OperatorGrants;
   /** the runner's argv to pass on; default Deno.args */
   args?: string[];
   log?: Logger;
@@ -333,9 +336,13 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
 
 /** The derivation input for this process: its main module, unless compiled (embedded). */
 export function sandboxInput(
-  opts: Pick<EnterSandboxOptions, "config" | "configPath" | "workspace" | "platformUrl">,
+  opts: Pick<
+    EnterSandboxOptions,
+    "config" | "configPath" | "workspace" | "platformUrl" | "operator"
+  >,
 ): DeriveInput {
   return {
+    operator: opts.operator,
     config: opts.config,
     configPath: opts.configPath,
     workspace: opts.workspace,

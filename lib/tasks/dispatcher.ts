@@ -12,6 +12,7 @@ import {
   type TaskResultPayload,
 } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
+import type { Redactor } from "../redact/redactor.ts";
 
 /** Where the dispatcher's messages go: results reliably, live output best-effort. */
 export interface DispatchSink {
@@ -31,9 +32,35 @@ export interface DispatcherOptions {
   /** how long a finished task's result is kept to answer a re-sent request */
   rememberMs?: number;
   operations?: Readonly<Record<string, OperationHandler>>;
+  /**
+   * Told once per task that ran or was refused, after its result went to the
+   * sink (the audit log and the metrics listen here). Observers only read:
+   * data flows one way, and an observer's error never reaches the task.
+   */
+  onTaskEnd?: (end: TaskEnd) => void;
+  /**
+   * Masks secrets in everything sent: streamed output (across chunk
+   * boundaries) and results. Read when each task starts (a reload swaps it).
+   */
+  redactor?: () => Redactor;
 }
 
-type Outcome = { success: true; result: unknown } | { success: false; error: string };
+export type Outcome = { success: true; result: unknown } | { success: false; error: string };
+
+/** What `onTaskEnd` is told about a finished task. */
+export interface TaskEnd {
+  kind: "task" | "mcp";
+  id: string;
+  traceId: string;
+  operation: string;
+  args: unknown;
+  outcome: Outcome;
+  /** when it started running (epoch ms); undefined if it never ran (cancelled while queued) */
+  startedAt?: number;
+  durationMs: number;
+  /** bytes of live output streamed plus bytes of the result's JSON */
+  bytesOut: number;
+}
 
 interface Job {
   key: string;
@@ -46,6 +73,8 @@ interface Job {
   /** source_instance_id of every request for this id still waiting for an answer */
   waiting: (string | undefined)[];
   state: "queued" | "running";
+  startedAt?: number;
+  outputBytes: number;
 }
 
 const CANCELLED = "task cancelled";
@@ -160,6 +189,7 @@ export class Dispatcher {
       controller: new AbortController(),
       waiting: [req.sourceInstanceId],
       state: "queued",
+      outputBytes: 0,
     };
     this.jobs.set(key, job);
     if (this.running < this.maxConcurrent) this.start(job);
@@ -183,6 +213,7 @@ export class Dispatcher {
 
   private start(job: Job): void {
     job.state = "running";
+    job.startedAt = Date.now();
     this.running++;
     void this.execute(job).then((outcome) => {
       this.running--;
@@ -211,25 +242,37 @@ export class Dispatcher {
       return { success: false, error };
     }
     const coalescer = new OutputCoalescer(job.id, (p) => this.opts.sink.output(p));
+    const redactor = this.opts.redactor?.();
+    const streams = redactor && { stdout: redactor.stream(), stderr: redactor.stream() };
+    const flush = () => {
+      if (streams) {
+        coalescer.write("stdout", streams.stdout.end());
+        coalescer.write("stderr", streams.stderr.end());
+      }
+      coalescer.flush();
+    };
     const ctx: OperationContext = {
       workspace: this.opts.workspace,
       policy: this.opts.policy(),
       signal: job.controller.signal,
       log,
       taskId: job.id,
-      output: (stream, data) => coalescer.write(stream, data),
+      output: (stream, data) => {
+        job.outputBytes += utf8Length(data);
+        coalescer.write(stream, streams ? streams[stream].write(data) : data);
+      },
       services: this.opts.services,
     };
     const started = performance.now();
     log.info("task started");
     try {
       const result = await handler(job.args, ctx);
-      coalescer.flush();
+      flush();
       if (job.controller.signal.aborted) throw job.controller.signal.reason;
       log.info("task succeeded in {ms} ms", { ms: Math.round(performance.now() - started) });
       return { success: true, result };
     } catch (err) {
-      coalescer.flush();
+      flush();
       const reason = job.controller.signal.aborted ? job.controller.signal.reason : err;
       const error = errorMessage(reason);
       if (reason instanceof TaskError) log.info("task failed: {error}", { error });
@@ -241,12 +284,36 @@ export class Dispatcher {
     }
   }
 
-  private finish(job: Job, outcome: Outcome): void {
+  private finish(job: Job, raw: Outcome): void {
+    // Redacted once, here: the result sent, the one kept for re-sent requests and the audit agree.
+    const outcome = this.opts.redactor ? this.opts.redactor().redactDeep(raw) : raw;
     this.jobs.delete(job.key);
     this.finished.set(job.key, { outcome, at: Date.now() });
     for (const sourceInstanceId of job.waiting) {
       this.answer(job.kind, job.id, sourceInstanceId, outcome);
     }
+    if (this.opts.onTaskEnd) {
+      try {
+        this.opts.onTaskEnd({
+          kind: job.kind,
+          id: job.id,
+          traceId: job.traceId,
+          operation: job.operation,
+          args: job.args,
+          outcome,
+          startedAt: job.startedAt,
+          durationMs: job.startedAt === undefined ? 0 : Date.now() - job.startedAt,
+          bytesOut: job.outputBytes + resultBytes(outcome),
+        });
+      } catch (err) {
+        this.opts.log.error("a task-end observer failed: {error}", { error: errorMessage(err) });
+      }
+    }
+  }
+
+  /** Tasks waiting for a free slot (the metrics' queue depth). */
+  get queued(): number {
+    return this.queue.length;
   }
 
   private answer(
@@ -321,5 +388,21 @@ export class Dispatcher {
         n: this.running,
       });
     }
+  }
+}
+
+const encoder = new TextEncoder();
+
+function utf8Length(text: string): number {
+  // ASCII, the common case, needs no encoding to count.
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).length;
+}
+
+function resultBytes(o: Outcome): number {
+  try {
+    return utf8Length(JSON.stringify(o.success ? o.result ?? null : o.error));
+  } catch {
+    return 0;
   }
 }
