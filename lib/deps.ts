@@ -48,3 +48,11 @@ export { parseHTML } from "npm:linkedom@0.18.15";
 export { Inflate as FflateInflate } from "npm:fflate@0.8.3";
 // grep (lib/fs/grep_worker.ts): RE2 regexes, linear time whatever the pattern (no ReDoS).
 export { RE2JS } from "npm:re2js@2.10.0";
+// --metrics-addr (lib/ops/metrics.ts): the Prometheus client most Node services use; its
+// registry and metric types run under Deno with no permissions (no default collectors used).
+export {
+  Counter as PromCounter,
+  Gauge as PromGauge,
+  Histogram as PromHistogram,
+  Registry as PromRegistry,
+} from "npm:prom-client@15.1.3";

@@ -5,7 +5,8 @@ import { environmentInfo, MetricsSampler } from "./wire/host_info.ts";
 import { logger } from "./log.ts";
 import { openServices } from "./tasks/services.ts";
 import { compilePolicy } from "./policy/mod.ts";
-import type { RunSettings } from "./settings.ts";
+import { type RunSettings, UsageError } from "./settings.ts";
+import { osReason } from "./ops/startup_check.ts";
 import { dialer } from "./wire/transport.ts";
 import { VERSION } from "./version.ts";
 import { Workspace } from "./fs/workspace.ts";
@@ -14,6 +15,7 @@ import { derivePermissions } from "./sandbox/permissions.ts";
 import { Redactor } from "./redact/redactor.ts";
 import { AuditLog } from "./ops/audit_log.ts";
 import { setLogRedactor } from "./log.ts";
+import { type MetricsServer, RunnerMetrics, serveMetrics } from "./ops/metrics.ts";
 import { missingGrants, sandboxInput } from "./sandbox/supervisor.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -37,7 +39,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const audit = settings.auditLog &&
     AuditLog.open({ ...settings.auditLog, redact: (line) => current.redactor.redact(line) });
   const services = openServices({ log: logger("mcp") });
-  const metrics = new MetricsSampler(workspace.root);
+  const sampler = new MetricsSampler(workspace.root);
 
   const connection = new Connection({
     url: settings.url,
@@ -53,7 +55,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       labels: identity.labels,
       version: VERSION,
       ...(first ? { environment: environmentInfo(workspace.root) } : {}),
-      metrics: await metrics.sample(),
+      metrics: await sampler.sample(),
     }),
   });
   const dispatcher = new Dispatcher({
@@ -63,7 +65,10 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     log: logger("task"),
     maxConcurrent: settings.maxConcurrent,
     redactor: () => current.redactor,
-    onTaskEnd: (end) => audit?.write(end),
+    onTaskEnd: (end) => {
+      audit?.write(end);
+      metrics?.taskEnded(end);
+    },
     sink: {
       result: (p) => connection.deliver("task.result", p),
       mcpResult: (p) => connection.deliver("mcp.result", p),
@@ -76,6 +81,30 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     workspace: workspace.root,
     rules: config.permission.bash.length,
   });
+  let metrics: RunnerMetrics | undefined;
+  let metricsServer: MetricsServer | undefined;
+  if (settings.metricsAddr) {
+    const sources = {
+      running: () => dispatcher.activeCount - dispatcher.queued,
+      queued: () => dispatcher.queued,
+      outboxSize: () => connection.outbox.size,
+      connected: () => connection.connected,
+      welcomed: () => connection.welcomed,
+      connects: () => connection.connects,
+    };
+    metrics = new RunnerMetrics(sources);
+    try {
+      metricsServer = await serveMetrics(metrics, sources, settings.metricsAddr);
+    } catch (err) {
+      const { hostname, port } = settings.metricsAddr;
+      throw new UsageError(
+        `invalid --metrics-addr ${hostname}:${port}: cannot listen: ${osReason(err)}`,
+      );
+    }
+    log.info("metrics on http://{addr}/metrics (/readyz, /healthz)", {
+      addr: `${settings.metricsAddr.hostname}:${metricsServer.addr.port}`,
+    });
+  }
   if (!config.path) {
     log.warn("no config file (--config): every command is denied; see docs/security-model.md");
   }
@@ -119,6 +148,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   await connection.stop();
   await services[Symbol.asyncDispose]();
   audit?.close();
+  await metricsServer?.close();
   log.info("stopped");
   return 0;
 }

@@ -27,6 +27,10 @@ export function osReason(err: unknown): string {
       return "no space left on the device";
     case "EDQUOT":
       return "disk quota exceeded";
+    case "EADDRINUSE":
+      return "address already in use";
+    case "EADDRNOTAVAIL":
+      return "address not available on this host";
   }
   if (err instanceof Deno.errors.NotCapable) {
     return "not permitted by this process's Deno permissions";

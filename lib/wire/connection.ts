@@ -25,6 +25,8 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   maxFrameBytes?: number;
   backoff?: Backoff;
+  /** told each time a connection is up and the platform has welcomed the runner */
+  onWelcomed?: () => void;
 }
 
 /** The URL with its query (and so the token) removed: the only form that is ever logged. */
@@ -56,6 +58,8 @@ export class Connection {
   readonly outbox: Outbox;
   /** connections made so far (1 after the first connect) */
   connects = 0;
+  /** connected and welcomed by the platform (what /readyz reports) */
+  welcomed = false;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.outbox = new Outbox(
@@ -224,6 +228,8 @@ export class Connection {
     }
 
     this.socket = socket;
+    this.welcomed = identity !== undefined;
+    if (this.welcomed) this.opts.onWelcomed?.();
     backoff.reset();
     const beat = async (first: boolean) => {
       try {
@@ -253,6 +259,7 @@ export class Connection {
     const { code, reason } = await Promise.race([closedP, stopWait]);
     clearInterval(interval);
     this.socket = undefined;
+    this.welcomed = false;
     if (!this.stopped) {
       log.warn("connection lost ({code}{reason})", { code, reason: reason ? `: ${reason}` : "" });
     }
