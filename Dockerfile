@@ -35,7 +35,8 @@ COPY --from=build --chown=65532:65532 /rootfs/workspace /workspace
 USER nonroot:nonroot
 ENV FLASHDUTY_RUNNER_WORKSPACE=/workspace \
     FLASHDUTY_RUNNER_URL=wss://api.flashcat.cloud/safari/worknode/ws \
-    FLASHDUTY_RUNNER_LOG_FORMAT=json
+    FLASHDUTY_RUNNER_LOG_FORMAT=json \
+    DENO_NO_UPDATE_CHECK=1
 # FLASHDUTY_RUNNER_TOKEN is given at run time (-e, or a Kubernetes Secret); never baked in.
 WORKDIR /workspace
 VOLUME ["/workspace"]

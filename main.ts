@@ -18,7 +18,7 @@ import {
 import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
 import { checkCommand } from "./lib/bash/check.ts";
 import { lintConfig } from "./lib/policy/lint.ts";
-import { VERSION } from "./lib/version.ts";
+import { versionText } from "./lib/ops/build_info.ts";
 import { operatorGrants } from "./lib/ops/grants.ts";
 import { checkAuditLog, checkWorkspace, oneLine } from "./lib/ops/startup_check.ts";
 
@@ -123,8 +123,9 @@ function buildCli(): Command {
     });
 
   program.command("version")
-    .description("print the version")
-    .action(() => console.log(`flashduty-runner ${VERSION}`));
+    .description("print the version, commit and build date")
+    .action(() => console.log(versionText()));
+  program.version(versionText(), "-V, --version", "print the version, commit and build date");
 
   return program;
 }

@@ -50,9 +50,13 @@ export { Inflate as FflateInflate } from "npm:fflate@0.8.3";
 export { RE2JS } from "npm:re2js@2.10.0";
 // --metrics-addr (lib/ops/metrics.ts): the Prometheus client most Node services use; its
 // registry and metric types run under Deno with no permissions (no default collectors used).
-export {
-  Counter as PromCounter,
-  Gauge as PromGauge,
-  Histogram as PromHistogram,
-  Registry as PromRegistry,
-} from "npm:prom-client@15.1.3";
+// Loaded only when metrics are asked for: a runner without them does not pay for it.
+// deno-lint-ignore no-import-prefix
+export const loadPromClient = () => import("npm:prom-client@15.1.3");
+// The platform connection through HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY (lib/wire/proxy.ts):
+// proxy-from-env reads exactly those variables; https-proxy-agent tunnels npm:ws with CONNECT.
+// The agent is loaded only when a proxy applies: its `debug` dependency reads the whole
+// environment when it loads (see lib/ops/grants.ts).
+export { getProxyForUrl } from "npm:proxy-from-env@2.1.0";
+// deno-lint-ignore no-import-prefix
+export const loadProxyAgent = () => import("npm:https-proxy-agent@9.1.0");

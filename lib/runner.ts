@@ -7,7 +7,8 @@ import { openServices } from "./tasks/services.ts";
 import { compilePolicy } from "./policy/mod.ts";
 import { type RunSettings, UsageError } from "./settings.ts";
 import { osReason } from "./ops/startup_check.ts";
-import { dialer } from "./wire/transport.ts";
+import { type Dialer, dialer } from "./wire/transport.ts";
+import { proxyAgent, ProxyError, proxyFor, withoutCredentials } from "./wire/proxy.ts";
 import { VERSION } from "./version.ts";
 import { Workspace } from "./fs/workspace.ts";
 import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
@@ -44,7 +45,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const connection = new Connection({
     url: settings.url,
     token: settings.token,
-    dial: dialer(settings.transport),
+    dial: await platformDialer(settings),
     log: logger("connection"),
     maxFrameBytes: settings.maxFrameBytes,
     // frames only arrive after start(), by which time the dispatcher exists
@@ -92,7 +93,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       welcomed: () => connection.welcomed,
       connects: () => connection.connects,
     };
-    metrics = new RunnerMetrics(sources);
+    metrics = await RunnerMetrics.create(sources);
     try {
       metricsServer = await serveMetrics(metrics, sources, settings.metricsAddr);
     } catch (err) {
@@ -151,6 +152,29 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   await metricsServer?.close();
   log.info("stopped");
   return 0;
+}
+
+/**
+ * The transport's dialer, through the proxy the environment names for the
+ * platform URL (npm:ws gets a CONNECT agent; Deno's native WebSocket reads
+ * the same variables itself). The proxy is logged without credentials.
+ */
+async function platformDialer(settings: RunSettings): Promise<Dialer> {
+  const dial = dialer(settings.transport);
+  let proxy: URL | undefined;
+  let agent: unknown;
+  try {
+    proxy = proxyFor(settings.url);
+    if (proxy && settings.transport === "ws") agent = await proxyAgent(proxy);
+  } catch (err) {
+    if (err instanceof ProxyError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (!proxy) return dial;
+  logger("connection").info("connecting to the platform through the proxy {proxy}", {
+    proxy: withoutCredentials(proxy),
+  });
+  return agent ? (url, handlers, opts) => dial(url, handlers, { ...opts, agent }) : dial;
 }
 
 /** The operator's `redact.values` and the runner's own token: never sent, logged or audited. */

@@ -114,7 +114,10 @@ Deno.test("cli: a malformed config stops start-up with file and line", async () 
 Deno.test("cli: version, and --help on every command", async () => {
   const v = await cli(["version"]);
   expect(v.code).toBe(0);
-  expect(v.stdout).toMatch(/^flashduty-runner \d+\.\d+\.\d+\n$/);
+  expect(v.stdout).toMatch(
+    /^flashduty-runner \d+\.\d+\.\d+ \(commit \S+, built \S+, deno \S+ \S+\/\S+\)\n$/,
+  );
+  expect((await cli(["--version"])).stdout).toBe(v.stdout);
   for (const args of [["--help"], ["run", "--help"], ["version", "--help"]]) {
     const r = await cli(args);
     expect(r.code).toBe(0);

@@ -8,7 +8,8 @@ Deno.test("connects with token in query and Bearer header, heartbeats with envir
   const sim = await PlatformSimulator.start();
   const runner = await startRunner({ url: sim.url, token: sim.token });
   try {
-    const hb = await sim.waitFor<HeartbeatPayload>((e) => e.type === "heartbeat");
+    // generous: on a loaded machine the supervisor and its sandboxed child take a while to start
+    const hb = await sim.waitFor<HeartbeatPayload>((e) => e.type === "heartbeat", 60_000);
     expect(sim.upgrades[0]).toEqual({
       token: sim.token,
       authorization: `Bearer ${sim.token}`,
@@ -61,7 +62,7 @@ Deno.test("reconnects after the platform drops the connection and sends environm
   const sim = await PlatformSimulator.start();
   const runner = await startRunner({ url: sim.url, token: sim.token });
   try {
-    await sim.waitFor((e) => e.type === "heartbeat");
+    await sim.waitFor((e) => e.type === "heartbeat", 60_000);
     sim.dropConnection();
     const from = sim.received.length;
     const hb = await sim.waitFor<HeartbeatPayload>(
@@ -99,7 +100,7 @@ Deno.test("an unreachable platform logs `failed to connect`", async () => {
   l.close();
   const runner = await startRunner({ url: `ws://127.0.0.1:${port}/ws`, token: "wnt_x" });
   try {
-    await runner.waitForLog(/failed to connect to ws:\/\/127\.0\.0\.1:\d+\/ws/);
+    await runner.waitForLog(/failed to connect to ws:\/\/127\.0\.0\.1:\d+\/ws/, 60_000);
     expect(runner.logs()).not.toContain("wnt_x");
   } finally {
     expect(await runner.stop()).toBe(0);

@@ -29,7 +29,9 @@ Deno.test("main.ts runs from a URL: `deno run http://127.0.0.1:PORT/main.ts vers
       code: 0,
       stderr: "",
     });
-    expect(new TextDecoder().decode(out.stdout)).toMatch(/^flashduty-runner \d+\.\d+\.\d+\n$/);
+    expect(new TextDecoder().decode(out.stdout)).toMatch(
+      /^flashduty-runner \d+\.\d+\.\d+ \(commit /,
+    );
   } finally {
     await server.close();
     await Deno.remove(cwd, { recursive: true });

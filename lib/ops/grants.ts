@@ -7,6 +7,7 @@
 import type { OperatorGrants } from "../sandbox/permissions.ts";
 import type { RunSettings } from "../settings.ts";
 import { AUDIT_DEFAULT_KEEP, auditLogPaths } from "./audit_log.ts";
+import { proxyFor, proxyHostPort, withoutCredentials } from "../wire/proxy.ts";
 
 export function operatorGrants(settings: RunSettings): OperatorGrants {
   const read: string[] = [];
@@ -30,5 +31,24 @@ export function operatorGrants(settings: RunSettings): OperatorGrants {
     net.push(`${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
     notes.push(`--allow-net names ${net.at(-1)}: the metrics listener (--metrics-addr)`);
   }
-  return { read, write, net, notes };
+  let envAll = false;
+  let proxy: URL | undefined;
+  try {
+    proxy = proxyFor(settings.url);
+  } catch { /* reported when the runner connects */ }
+  if (proxy) {
+    net.push(proxyHostPort(proxy));
+    notes.push(
+      `--allow-net names ${proxyHostPort(proxy)}: the proxy for the platform ` +
+        `(${withoutCredentials(proxy)}, from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY)`,
+    );
+    if (settings.transport === "ws") {
+      envAll = true;
+      notes.push(
+        "--allow-env is unscoped: the proxy agent (npm:https-proxy-agent) loads npm:debug, " +
+          "which reads the whole environment when it loads",
+      );
+    }
+  }
+  return { read, write, net, envAll, notes };
 }

@@ -7,7 +7,7 @@
  * gauges (queue depth, outbox size, connected, reconnects) are read from
  * their owners when scraped, so nothing is kept twice.
  */
-import { PromCounter, PromGauge, PromHistogram, PromRegistry } from "../deps.ts";
+import { loadPromClient } from "../deps.ts";
 import type { TaskEnd } from "../tasks/dispatcher.ts";
 import { auditRecord } from "./audit_log.ts";
 import { VERSION } from "../version.ts";
@@ -23,13 +23,22 @@ export interface MetricsSources {
   connects(): number;
 }
 
-export class RunnerMetrics {
-  readonly registry = new PromRegistry();
-  private readonly tasks: InstanceType<typeof PromCounter>;
-  private readonly denials: InstanceType<typeof PromCounter>;
-  private readonly duration: InstanceType<typeof PromHistogram>;
+type Prom = Awaited<ReturnType<typeof loadPromClient>>;
 
-  constructor(sources: MetricsSources) {
+export class RunnerMetrics {
+  readonly registry: InstanceType<Prom["Registry"]>;
+  private readonly tasks: InstanceType<Prom["Counter"]>;
+  private readonly denials: InstanceType<Prom["Counter"]>;
+  private readonly duration: InstanceType<Prom["Histogram"]>;
+
+  /** Loads the Prometheus client (only a runner with --metrics-addr does). */
+  static async create(sources: MetricsSources): Promise<RunnerMetrics> {
+    return new RunnerMetrics(await loadPromClient(), sources);
+  }
+
+  private constructor(prom: Prom, sources: MetricsSources) {
+    const { Counter: PromCounter, Gauge: PromGauge, Histogram: PromHistogram } = prom;
+    this.registry = new prom.Registry();
     const registers = [this.registry];
     this.tasks = new PromCounter({
       name: "flashduty_runner_tasks_total",

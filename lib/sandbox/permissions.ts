@@ -87,6 +87,8 @@ export interface OperatorGrants {
   write?: readonly string[];
   net?: readonly string[];
   ffi?: readonly string[];
+  /** unscoped --allow-env (a dependency that reads the whole environment); the note says why */
+  envAll?: boolean;
   notes?: readonly string[];
 }
 
@@ -184,7 +186,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     run,
     net: net === "all" ? net : unique([...net, ...(op.net ?? [])]),
     denyNet,
-    env,
+    env: op.envAll ? "all" : env,
     sys: [...RUNNER_SYS],
     import: imports,
     ffi: unique([...(op.ffi ?? [])]),

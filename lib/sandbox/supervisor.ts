@@ -119,7 +119,13 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   const listeners = signals.map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
 
-  log.info("running the runner with Deno permissions {flags}", { flags: flags.join(" ") });
+  // The full flags run past a thousand characters: a summary at info, the flags at debug.
+  log.info(
+    "running the runner in a Deno sandbox: {summary} (`flashduty-runner permissions` " +
+      "prints the flags)",
+    { summary: summarizePermissions(opts.permissions) },
+  );
+  log.debug("running the runner with Deno permissions {flags}", { flags: flags.join(" ") });
   for (const note of opts.permissions.notes) log.info("{note}", { note });
 
   let delay = initialMs;
@@ -129,7 +135,9 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
       const started = Date.now();
       child = new Deno.Command(execPath, {
         args: ["run", ...flags, mainModule, ...opts.args],
-        env: { [SANDBOX_ENV]: String(Deno.pid) },
+        // DENO_NO_UPDATE_CHECK: a running agent must not phone home to dl.deno.land
+        // (tests/proxy.test.ts saw it through the proxy).
+        env: { [SANDBOX_ENV]: String(Deno.pid), DENO_NO_UPDATE_CHECK: "1" },
         // Our pipe: the child sees EOF when we are gone (see watchSupervisor).
         stdin: "piped",
         stdout: "inherit",
@@ -182,6 +190,23 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
   }
+}
+
+/** `read 3 paths, write 1, run 2 programs, net any host, env 40 names` */
+export function summarizePermissions(p: DenoPermissions): string {
+  const count = (g: readonly string[] | "all", one: string, many: string) =>
+    g === "all"
+      ? `any ${one}`
+      : g.length === 0
+      ? "none"
+      : `${g.length} ${g.length === 1 ? one : many}`;
+  return [
+    `read ${count(p.read, "path", "paths")}`,
+    `write ${count(p.write, "path", "paths")}`,
+    `run ${count(p.run, "program", "programs")}`,
+    `net ${count(p.net, "host", "hosts")}`,
+    `env ${count(p.env, "name", "names")}`,
+  ].join(", ");
 }
 
 /** Permission flags: the supervisor replaces all of them with the derived set. */

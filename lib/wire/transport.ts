@@ -29,6 +29,8 @@ export interface DialOptions {
   timeoutMs: number;
   /** frames larger than this close the connection (1009) instead of exhausting memory */
   maxPayload: number;
+  /** an http.Agent to dial through (the CONNECT proxy of lib/wire/proxy.ts); npm:ws only */
+  agent?: unknown;
 }
 
 export type DialErrorKind = "auth" | "network";
@@ -65,6 +67,8 @@ export const dialWs: Dialer = (url, handlers, opts) =>
       maxPayload: opts.maxPayload,
       perMessageDeflate: false,
       followRedirects: false,
+      // deno-lint-ignore no-explicit-any
+      ...(opts.agent ? { agent: opts.agent as any } : {}),
     });
     let open = false;
     ws.on("unexpected-response", (_req, res) => {
