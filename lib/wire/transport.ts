@@ -3,7 +3,7 @@ import { NodeWebSocket } from "../deps.ts";
 /**
  * The WebSocket client, behind one small interface so it can be swapped.
  *
- * Default: npm:ws running in Deno. Measured (`deno task bench`): Deno's
+ * Default: npm:ws running in Deno. Measured (`deno task bench:transport`): Deno's
  * native WebSocket client leaves Nagle's algorithm on and writes a frame's
  * header and payload in separate writes, so a 1.4–64 KB message (most task
  * results) waits ~40 ms for the peer's delayed ACK; npm:ws sets TCP_NODELAY
