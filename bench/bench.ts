@@ -26,6 +26,8 @@ import { stdioArgv } from "../tests/fixtures/mcp_context.ts";
 const HERE = new URL(".", import.meta.url).pathname;
 const MAIN = join(HERE, "..", "main.ts");
 const DENO = Deno.execPath();
+/** extra deno flags for the runner (experiments): BENCH_RUNNER_FLAGS="--v8-flags=..." */
+const RUNNER_FLAGS = (Deno.env.get("BENCH_RUNNER_FLAGS") ?? "").split(" ").filter(Boolean);
 const SECTIONS = ["idle", "start", "read", "tput", "bash", "lazy", "flood"] as const;
 type Section = typeof SECTIONS[number];
 
@@ -180,6 +182,7 @@ function startRunner(platform: BenchPlatform, f: RunnerFixture): Promise<Subject
   return spawnSubject(platform, [
     "run",
     "--allow-all",
+    ...RUNNER_FLAGS,
     MAIN,
     "run",
     "--url",

@@ -6,7 +6,7 @@
  *
  * Usage: deno run -A bench/floor_client.ts <ws url> <workspace>
  */
-import { NodeWebSocket } from "./deps.ts";
+import { NodeWebSocket } from "../lib/deps/ws.ts";
 
 const [url, workspace] = Deno.args;
 const ws = new NodeWebSocket(url);
