@@ -14,8 +14,6 @@ export {
   type Sink,
 } from "npm:@logtape/logtape@2.4.2";
 export { Minimatch, minimatch } from "npm:minimatch@11.0.9";
-// @ts-types="npm:@types/shell-quote@1.7.5"
-export { parse as parseShell } from "npm:shell-quote@1.12.0";
 // @ts-types="npm:@types/ws@8.18.2"
 export { default as NodeWebSocket } from "npm:ws@8.23.0";
 // MCP client (lib/mcp): the official SDK, its transports and error types. The

@@ -53,10 +53,14 @@ Deno.test("check: unsupported syntax, refused assignments, no rules, trusted mod
 });
 
 Deno.test("check: words known only at run time are decided then; literal words now", () => {
-  const r = checkCommand(config(allow("cat *")), "cat $D/*.log; cat x; for f in *; do wc $f; done", {
-    env: { D: "/tmp" },
-    cwd: "/",
-  });
+  const r = checkCommand(
+    config(allow("cat *")),
+    "cat $D/*.log; cat x; for f in *; do wc $f; done",
+    {
+      env: { D: "/tmp" },
+      cwd: "/",
+    },
+  );
   expect(r.text).toContain('allow  "cat x"');
   expect(r.text).toContain("later  cat $D/*.log: decided at run time");
   expect(r.text).toContain("later  wc $f: decided at run time");

@@ -23,6 +23,8 @@ export interface ArithVars {
 /** How deep a variable's value may refer to another variable's value. */
 const MAX_VAR_DEPTH = 16;
 const MAX_TEXT = 10_000;
+/** Parenthesis depth (the evaluator recurses per level). */
+const MAX_PARENS = 100;
 
 const wrap = (x: bigint) => BigInt.asIntN(64, x);
 
@@ -117,13 +119,17 @@ function parseNumber(text: string): bigint {
     base = 8;
     digits = text.slice(1);
   }
-  if (base < 2 || base > 64) throw new ArithError(`invalid arithmetic base (error token is "${text}")`);
+  if (base < 2 || base > 64) {
+    throw new ArithError(`invalid arithmetic base (error token is "${text}")`);
+  }
   const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@_";
   let v = 0n;
   for (const ch of digits) {
     let d = alphabet.indexOf(ch);
     if (base <= 36 && d >= 36 && d < 62) d -= 26; // upper case is lower case below base 37
-    if (d < 0 || d >= base) throw new ArithError(`value too great for base (error token is "${text}")`);
+    if (d < 0 || d >= base) {
+      throw new ArithError(`value too great for base (error token is "${text}")`);
+    }
     v = wrap(v * BigInt(base) + BigInt(d));
   }
   return v;
@@ -150,6 +156,7 @@ class Evaluator {
   k = 0;
   /** inside the unevaluated branch of `&&`, `||`, `?:`: no assignments happen */
   private skip = 0;
+  private parens = 0;
 
   constructor(
     private readonly toks: Tok[],
@@ -294,7 +301,9 @@ class Evaluator {
       return v;
     }
     if (t.v === "(") {
+      if (++this.parens > MAX_PARENS) throw new ArithError("parentheses nested too deeply");
       const v = this.comma();
+      this.parens--;
       this.expect(")");
       return v;
     }

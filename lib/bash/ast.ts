@@ -130,7 +130,18 @@ export interface ArithCmd {
   redirs: Redir[];
 }
 
-export type Node = Simple | Pipeline | AndOr | Seq | If | For | While | Case | Group | Cond | ArithCmd;
+export type Node =
+  | Simple
+  | Pipeline
+  | AndOr
+  | Seq
+  | If
+  | For
+  | While
+  | Case
+  | Group
+  | Cond
+  | ArithCmd;
 
 /** The literal text of a word with no expansions in it, or undefined. */
 export function staticText(w: Word): string | undefined {
@@ -156,7 +167,11 @@ export function* walk(n: Node): Generator<Node> {
   const redirParts = (rs: Redir[]) => rs.flatMap((r) => "target" in r ? r.target : r.body);
   switch (n.k) {
     case "simple":
-      yield* inner([...n.assigns.flatMap((a) => a.value), ...words(n.words), ...redirParts(n.redirs)]);
+      yield* inner([
+        ...n.assigns.flatMap((a) => a.value),
+        ...words(n.words),
+        ...redirParts(n.redirs),
+      ]);
       break;
     case "pipeline":
       for (const c of n.cmds) yield* walk(c);

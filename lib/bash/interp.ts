@@ -20,9 +20,23 @@ import { UnsupportedSyntax } from "./lex.ts";
 import type { ProcessTree } from "./proc.ts";
 import { Collect, Discard, FileSink, Pipe, pump, type Sink } from "./sinks.ts";
 import { Source } from "./stdin.ts";
-import { plainInteger, testBuiltin, TestSyntaxError, unaryTest, binaryTest } from "./test_expr.ts";
-import { arith, expandFields, type ExpandHost, ExpansionError, expandPattern, expandString } from "./words.ts";
-import { isCommandV, unwrap, type Unwrapped, type XargsPlan, xargsCommands, xargsItems } from "./wrappers.ts";
+import { binaryTest, plainInteger, testBuiltin, TestSyntaxError, unaryTest } from "./test_expr.ts";
+import {
+  arith,
+  expandFields,
+  type ExpandHost,
+  expandPattern,
+  expandString,
+  ExpansionError,
+} from "./words.ts";
+import {
+  isCommandV,
+  unwrap,
+  type Unwrapped,
+  xargsCommands,
+  xargsItems,
+  type XargsPlan,
+} from "./wrappers.ts";
 import { BASH_OWN } from "./expand.ts";
 
 /** Loop iterations one task may run, all loops together. */
@@ -97,7 +111,6 @@ interface IO {
   stderr: Sink;
 }
 
-const DEVICES = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/stdin"]);
 
 /** Builtins bash has that the interpreter does not run: refused by name. */
 export const UNSUPPORTED_BUILTINS = new Set([
@@ -311,7 +324,11 @@ export class Interpreter {
     return code;
   }
 
-  private async compound(n: Exclude<Node, { k: "seq" | "andor" | "pipeline" | "simple" }>, st: State, io: IO): Promise<number> {
+  private async compound(
+    n: Exclude<Node, { k: "seq" | "andor" | "pipeline" | "simple" }>,
+    st: State,
+    io: IO,
+  ): Promise<number> {
     switch (n.k) {
       case "group":
         if (!n.subshell) return await this.exec(n.body, st, io);
@@ -400,7 +417,12 @@ export class Interpreter {
       try {
         // Every stage runs in a subshell, as in bash (no lastpipe).
         return await this.guarded(
-          () => this.exec(cmd, this.fork(st), { stdin: src ? { kind: "src", src } : io.stdin, stdout: out, stderr: err }),
+          () =>
+            this.exec(cmd, this.fork(st), {
+              stdin: src ? { kind: "src", src } : io.stdin,
+              stdout: out,
+              stderr: err,
+            }),
           io,
         );
       } finally {
@@ -433,15 +455,29 @@ export class Interpreter {
   }
 
   /** A command whose words are expanded: a builtin, a wrapper, or a program. */
-  private async command(argv: string[], assigns: [string, string][], st: State, io: IO): Promise<number> {
+  private async command(
+    argv: string[],
+    assigns: [string, string][],
+    st: State,
+    io: IO,
+  ): Promise<number> {
     const name = argv[0];
     if (UNSUPPORTED_BUILTINS.has(name)) {
-      throw new UnsupportedSyntax(`the shell builtin \`${name}\``, "the interpreter does not run it");
+      throw new UnsupportedSyntax(
+        `the shell builtin \`${name}\``,
+        "the interpreter does not run it",
+      );
     }
     if (isCommandV(argv)) return await this.commandV(argv.slice(2), io);
     if (BUILTINS.has(name)) return await this.builtin(argv, assigns, st, io);
     const w = unwrap(argv);
-    if (!w) return await this.external({ argv, assigns, clearEnv: false, unset: [], exec: false, viaCommand: false }, st, io);
+    if (!w) {
+      return await this.external(
+        { argv, assigns, clearEnv: false, unset: [], exec: false, viaCommand: false },
+        st,
+        io,
+      );
+    }
     const run: Unwrapped = { ...w.run, assigns: [...assigns, ...w.run.assigns] };
     if (w.xargs) return await this.xargs(w.xargs, run, st, io);
     if (run.argv.length === 0) return 0; // `command` alone, `nohup` alone: nothing to run
@@ -470,7 +506,12 @@ export class Interpreter {
     return code;
   }
 
-  private async builtin(argv: string[], assigns: [string, string][], st: State, io: IO): Promise<number> {
+  private async builtin(
+    argv: string[],
+    assigns: [string, string][],
+    st: State,
+    io: IO,
+  ): Promise<number> {
     const [name, ...args] = argv;
     switch (name) {
       case ":":
@@ -508,7 +549,9 @@ export class Interpreter {
             await this.say(io, `export: \`${a}': not a valid identifier\n`);
             return 1;
           }
-          this.set(st, n, eq < 0 ? (st.vars.get(n)?.value ?? "") : a.slice(eq + 1), { export: true });
+          this.set(st, n, eq < 0 ? (st.vars.get(n)?.value ?? "") : a.slice(eq + 1), {
+            export: true,
+          });
         }
         return 0;
       }
@@ -557,12 +600,17 @@ export class Interpreter {
       print = true;
     }
     if (target === "") return 0;
-    const dir = normalize(isAbsolute(target) ? target : join(st.cwd, target)).replace(/(.)\/$/, "$1");
+    const dir = normalize(isAbsolute(target) ? target : join(st.cwd, target)).replace(
+      /(.)\/$/,
+      "$1",
+    );
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(dir);
     } catch (err) {
-      const why = err instanceof Deno.errors.NotFound ? "No such file or directory" : "Permission denied";
+      const why = err instanceof Deno.errors.NotFound
+        ? "No such file or directory"
+        : "Permission denied";
       await this.say(io, `cd: ${target}: ${why}\n`);
       return 1;
     }
@@ -583,7 +631,12 @@ export class Interpreter {
     return 0;
   }
 
-  private async read(args: string[], assigns: [string, string][], st: State, io: IO): Promise<number> {
+  private async read(
+    args: string[],
+    assigns: [string, string][],
+    st: State,
+    io: IO,
+  ): Promise<number> {
     let raw = false;
     let delim = "\n";
     const names: string[] = [];
@@ -695,7 +748,12 @@ export class Interpreter {
       const op1 = plain(k);
       const op2 = plain(k + 1);
       if (op2 === "=~") throw new UnsupportedSyntax("the regex match `=~`", "use grep -E");
-      if (op2 !== undefined && ["=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"].includes(op2) && k + 2 < items.length) {
+      if (
+        op2 !== undefined &&
+        ["=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"]
+          .includes(op2) &&
+        k + 2 < items.length
+      ) {
         const a = await str(k);
         const rhs = items[k + 2];
         k += 3;
@@ -707,7 +765,10 @@ export class Interpreter {
         const b = Array.isArray(rhs) ? await expandString(rhs, h) : rhs.op;
         return binaryTest(a, op2, b, { cwd: st.cwd, integer });
       }
-      if (op1 !== undefined && /^-[a-zA-Z]$/.test(op1) && k + 1 < items.length && Array.isArray(items[k + 1])) {
+      if (
+        op1 !== undefined && /^-[a-zA-Z]$/.test(op1) && k + 1 < items.length &&
+        Array.isArray(items[k + 1])
+      ) {
         k++;
         const a = await str(k++);
         return unaryTest(op1, a, { cwd: st.cwd, integer }, (v) => st.vars.has(v));
@@ -728,7 +789,12 @@ export class Interpreter {
 
   // ---- redirects ----
 
-  private async withRedirs(redirs: Redir[], st: State, io: IO, body: (io: IO) => Promise<number>): Promise<number> {
+  private async withRedirs(
+    redirs: Redir[],
+    st: State,
+    io: IO,
+    body: (io: IO) => Promise<number>,
+  ): Promise<number> {
     if (redirs.length === 0) return await body(io);
     const cleanups: (() => Promise<void> | void)[] = [];
     let cur: IO = { ...io };
@@ -747,7 +813,12 @@ export class Interpreter {
     }
   }
 
-  private async redirect(r: Redir, st: State, io: IO, cleanups: (() => Promise<void> | void)[]): Promise<IO | string> {
+  private async redirect(
+    r: Redir,
+    st: State,
+    io: IO,
+    cleanups: (() => Promise<void> | void)[],
+  ): Promise<IO | string> {
     const h = this.host(st, io);
     if (r.op === "<<") {
       const text = await expandString(r.body, h, false);
@@ -769,7 +840,12 @@ export class Interpreter {
       if (fd !== undefined || /^[0-9-]+$/.test(path)) {
         throw new UnsupportedSyntax(`the redirect \`${fd ?? ""}>&${path}\``, "only fds 1 and 2");
       }
-      return await this.redirect({ op: "&>", target: [{ k: "lit", s: path, q: true }] }, st, io, cleanups);
+      return await this.redirect(
+        { op: "&>", target: [{ k: "lit", s: path, q: true }] },
+        st,
+        io,
+        cleanups,
+      );
     }
     if (r.op === "<") {
       if (path === "/dev/null") return { ...io, stdin: { kind: "src", src: Source.text("") } };
@@ -802,7 +878,11 @@ export class Interpreter {
   }
 
   /** Redirect files stay inside the workspace, resolved from the current directory. */
-  private async open(path: string, st: State, mode: Deno.OpenOptions): Promise<Deno.FsFile | string> {
+  private async open(
+    path: string,
+    st: State,
+    mode: Deno.OpenOptions,
+  ): Promise<Deno.FsFile | string> {
     const abs = isAbsolute(path) ? path : join(st.cwd, path);
     let real: string;
     try {
@@ -828,8 +908,12 @@ export class Interpreter {
   // ---- programs ----
 
   private async xargs(plan: XargsPlan, run: Unwrapped, st: State, io: IO): Promise<number> {
-    const input = io.stdin.kind === "src" ? await io.stdin.src.readAll(MAX_XARGS_INPUT) : new Uint8Array();
-    if (input.length > MAX_XARGS_INPUT) throw new LimitReached(`xargs input beyond ${MAX_XARGS_INPUT} bytes`);
+    const input = io.stdin.kind === "src"
+      ? await io.stdin.src.readAll(MAX_XARGS_INPUT)
+      : new Uint8Array();
+    if (input.length > MAX_XARGS_INPUT) {
+      throw new LimitReached(`xargs input beyond ${MAX_XARGS_INPUT} bytes`);
+    }
     const commands = xargsCommands(xargsItems(new TextDecoder().decode(input), plan), plan);
     let worst = 0;
     for (const argv of commands) {
@@ -883,10 +967,15 @@ export class Interpreter {
     const decision = this.o.policy.check(words);
     if (decision.action !== "allow") throw new Denied(deniedMessage(words, decision));
     if (this.o.stopped()) throw new Stopped();
-    if (++this.starts > MAX_STARTS) throw new LimitReached(`more than ${MAX_STARTS} programs started`);
+    if (++this.starts > MAX_STARTS) {
+      throw new LimitReached(`more than ${MAX_STARTS} programs started`);
+    }
 
     const name = argv[0];
-    const program = findProgram(name, this.o.searchPath, { cwd, workspaceRoot: this.o.workspace.root });
+    const program = findProgram(name, this.o.searchPath, {
+      cwd,
+      workspaceRoot: this.o.workspace.root,
+    });
     if (!program) {
       await this.say(io, `${name}: command not found\n`);
       return 127;
@@ -905,7 +994,8 @@ export class Interpreter {
         stderr: useErr ? "piped" : "null",
       });
     } catch (err) {
-      const denied = err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable;
+      const denied = err instanceof Deno.errors.PermissionDenied ||
+        err instanceof Deno.errors.NotCapable;
       await this.say(io, `${name}: ${(err as Error).message}\n`);
       return denied ? 126 : 127;
     }

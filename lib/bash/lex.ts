@@ -59,10 +59,11 @@ export interface Lexed {
 }
 
 export const SUPPORTED =
-  "Restricted mode runs programs directly, without a shell. Supported: simple commands " +
-  "(NAME=value prog args), quotes ('...', \"...\", \\x), $VAR and ${VAR}, ~, globs (* ? [...]), " +
-  "pipes |, |&, lists &&, ||, ;, newlines, # comments, and redirects to workspace files " +
-  "(<, >, >>, 2>, 2>&1, &>, &>>).";
+  "Restricted mode interprets the script itself; every program it starts is checked by the rules. " +
+  "Supported: commands, pipes, && || ; and newlines, if/elif/else, for, while/until, case, { }, ( ), " +
+  "[ ]/test/[[ ]], (( )) and $(( )), $( ) and backticks, $VAR and ${VAR...} forms, $?, quotes and " +
+  "$'...', here-documents and here-strings, {a,b} and {1..3}, globs, NAME=value, export, read, cd, " +
+  "xargs/timeout/nice/nohup/env/command/exec, and redirects to workspace files.";
 
 /** A construct the restricted executor does not run; the message names it and what is supported. */
 export class UnsupportedSyntax extends TaskError {

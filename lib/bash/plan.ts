@@ -10,7 +10,7 @@
 import { describeDecision } from "../policy/rules.ts";
 import type { ExpandContext } from "./expand.ts";
 import { UnsupportedSyntax } from "./lex.ts";
-import { visibleCommands } from "./parse.ts";
+import { visibleCommands } from "./visible.ts";
 import type { CommandPolicy, Decision } from "../policy/command_policy.ts";
 import { refusedEnvName } from "../proc/child_env.ts";
 import { type Node, type Simple, staticText, walk, type Word } from "./ast.ts";
@@ -105,7 +105,9 @@ function staticCheck(
   deferred: string[],
 ): void {
   const show = (ws: Word[]) =>
-    ws.map((w) => w.map((p) => p.k === "lit" ? p.s : p.k === "param" ? `$${p.name}` : "$(…)").join(""))
+    ws.map((w) =>
+      w.map((p) => p.k === "lit" ? p.s : p.k === "param" ? `$${p.name}` : "$(…)").join("")
+    )
       .join(" ");
   if (n.words.length === 0) {
     // Shell variables: those that programs will see (already in the environment) pass the env rule.
@@ -119,7 +121,10 @@ function staticCheck(
   const values = n.assigns.map((a) => literal(a.value));
   const first = argv[0];
   if (first !== undefined && UNSUPPORTED_BUILTINS.has(first)) {
-    throw new UnsupportedSyntax(`the shell builtin \`${first}\``, "the interpreter does not run it");
+    throw new UnsupportedSyntax(
+      `the shell builtin \`${first}\``,
+      "the interpreter does not run it",
+    );
   }
   if (first !== undefined && BUILTINS.has(first)) {
     if (first === "export") {
@@ -142,7 +147,9 @@ function staticCheck(
   const w = unwrap(words);
   if (w) {
     if (w.xargs) {
-      deferred.push(`${words.join(" ")}: xargs builds each command from its input, ${DECIDED_AT_RUN_TIME}`);
+      deferred.push(
+        `${words.join(" ")}: xargs builds each command from its input, ${DECIDED_AT_RUN_TIME}`,
+      );
       return;
     }
     program = w.run.argv;

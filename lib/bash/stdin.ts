@@ -42,7 +42,10 @@ export class Source {
   }
 
   /** One line without its delimiter; undefined at the end (a last line without `\n` comes back with eof set). */
-  async readLine(delim = 10, maxBytes = 1 << 20): Promise<{ line: string; eof: boolean } | undefined> {
+  async readLine(
+    delim = 10,
+    maxBytes = 1 << 20,
+  ): Promise<{ line: string; eof: boolean } | undefined> {
     this.lineRead = true;
     for (;;) {
       const at = this.buf.indexOf(delim);

@@ -246,7 +246,6 @@ class Parser {
     return this.simple();
   }
 
-
   private closeParen(what: string): void {
     this.linebreaks();
     if (this.s[this.i] !== ")") throw new ShellSyntaxError(`\`(\` of a ${what} is not closed`);
@@ -746,7 +745,27 @@ class Parser {
       this.i++;
       return { k: "param", name, q: quoted };
     }
-    const op = ["##", "%%", "//", "^^", ",,", ":-", ":=", ":+", ":?", "-", "=", "+", "?", "#", "%", "/", "^", ",", ":"]
+    const op = [
+      "##",
+      "%%",
+      "//",
+      "^^",
+      ",,",
+      ":-",
+      ":=",
+      ":+",
+      ":?",
+      "-",
+      "=",
+      "+",
+      "?",
+      "#",
+      "%",
+      "/",
+      "^",
+      ",",
+      ":",
+    ]
       .find((o) => s.startsWith(o, this.i));
     if (!op) throw new ShellSyntaxError(`bad substitution \`\${${name}${s[this.i] ?? ""}\``);
     this.i += op.length;
@@ -824,7 +843,9 @@ class Parser {
         out += String.fromCharCode(parseInt(m[1], 16));
       } else if ((m = /^([0-7]{1,3})/.exec(rest))) {
         out += String.fromCharCode(parseInt(m[1], 8) & 0xff);
-      } else if ((m = /^u([0-9A-Fa-f]{1,4})/.exec(rest)) || (m = /^U([0-9A-Fa-f]{1,8})/.exec(rest))) {
+      } else if (
+        (m = /^u([0-9A-Fa-f]{1,4})/.exec(rest)) || (m = /^U([0-9A-Fa-f]{1,8})/.exec(rest))
+      ) {
         const cp = parseInt(m[1], 16);
         if (cp > 0x10ffff) throw new ShellSyntaxError("a `\\U` escape beyond Unicode");
         out += String.fromCodePoint(cp);
@@ -846,4 +867,3 @@ function pushLit(out: Part[], c: string, q: boolean): void {
   if (last?.k === "lit" && last.q === q) last.s += c;
   else out.push({ k: "lit", s: c, q });
 }
-

@@ -93,7 +93,12 @@ function access(info: Deno.FileInfo | undefined, bit: number): boolean {
   return (mode & bit) !== 0 || (mode & (bit << 3)) !== 0;
 }
 
-export function unaryTest(op: string, a: string, h: TestHost, vars?: (n: string) => boolean): boolean {
+export function unaryTest(
+  op: string,
+  a: string,
+  h: TestHost,
+  vars?: (n: string) => boolean,
+): boolean {
   switch (op) {
     case "-z":
       return a === "";

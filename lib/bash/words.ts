@@ -8,7 +8,12 @@ import type { Node, ParamPart, Part, Word } from "./ast.ts";
 import { ArithError, evaluate } from "./arith.ts";
 import { type Ch, glob, hasGlob } from "./expand.ts";
 import { UnsupportedSyntax } from "./lex.ts";
-import { compileGlob, escapeGlob, type GlobMatcher, GlobSyntaxError } from "../policy/glob_match.ts";
+import {
+  compileGlob,
+  escapeGlob,
+  type GlobMatcher,
+  GlobSyntaxError,
+} from "../policy/glob_match.ts";
 
 /** Most words one brace expression may produce (`{1..100000}` is refused, not run). */
 export const MAX_BRACE_WORDS = 10_000;
@@ -149,7 +154,13 @@ function findBrace(w: Atom[]): { open: number; close: number; alts: Atom[][] } |
           return { open, close: j, alts };
         }
         const seq = sequence(inner);
-        if (seq) return { open, close: j, alts: seq.map((s) => Array.from(s, (c) => ({ c, q: true }))) };
+        if (seq) {
+          return {
+            open,
+            close: j,
+            alts: seq.map((s) => Array.from(s, (c) => ({ c, q: true }))),
+          };
+        }
         break; // `{x}` is literal; look for a later brace
       } else if (depth === 0 && isLit(w[j], ",")) commas.push(j);
     }
@@ -239,7 +250,9 @@ async function fieldsOf(atoms: Atom[], h: ExpandHost): Promise<string[]> {
     if (ch.q && !ch.split) curHasQuote = true;
   }
   if (cur.length > 0 || curHasQuote) fields.push(cur);
-  if (fields.length === 0) return quotedSomewhere && chars.length === 0 && onlyQuotedEmpty(atoms) ? [""] : [];
+  if (fields.length === 0) {
+    return quotedSomewhere && chars.length === 0 && onlyQuotedEmpty(atoms) ? [""] : [];
+  }
   const out: string[] = [];
   for (const f of fields) {
     if (!hasGlob(f)) {
@@ -364,7 +377,7 @@ function trim(v: string, m: GlobMatcher, op: string): string {
 
 function range(from: number, to: number): number[] {
   const out: number[] = [];
-  if (from <= to) for (let k = from; k <= to; k++) out.push(k);
+  if (from <= to) { for (let k = from; k <= to; k++) out.push(k); }
   else for (let k = from; k >= to; k--) out.push(k);
   return out;
 }
@@ -381,7 +394,9 @@ async function replace(v: string, p: ParamPart, h: ExpandHost): Promise<string> 
   const m = compilePattern(chars.map(({ c, q }) => q ? escapeGlob(c) : c).join(""));
   const s = Array.from(v);
   if (s.length > MAX_REPLACE_SUBJECT) {
-    throw new UnsupportedSyntax(`a pattern replacement on a value longer than ${MAX_REPLACE_SUBJECT}`);
+    throw new UnsupportedSyntax(
+      `a pattern replacement on a value longer than ${MAX_REPLACE_SUBJECT}`,
+    );
   }
   let out = "";
   let i = 0;
