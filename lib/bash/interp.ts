@@ -111,7 +111,6 @@ interface IO {
   stderr: Sink;
 }
 
-
 /** Builtins bash has that the interpreter does not run: refused by name. */
 export const UNSUPPORTED_BUILTINS = new Set([
   ".",

@@ -65,6 +65,11 @@ export function planCommand(
   const deferred: string[] = [];
   for (const n of walk(script)) {
     if (n.k === "simple") staticCheck(n, policy, ctx.env, checks, deferred);
+    for (const r of "redirs" in n ? n.redirs : []) {
+      if ("target" in r && r.op !== "<<<" && staticText(r.target) === undefined) {
+        deferred.push(`the redirect target ${show([r.target])}: ${DECIDED_AT_RUN_TIME}`);
+      }
+    }
   }
   return {
     trusted: false,
@@ -165,6 +170,13 @@ function staticCheck(
     }
   }
   checks.push({ words: all, decision: policy.check(all) });
+}
+
+/** A command's words for a message, expansions abbreviated. */
+function show(ws: Word[]): string {
+  return ws.map((w) =>
+    w.map((p) => p.k === "lit" ? p.s : p.k === "param" ? `$${p.name}` : "$(…)").join("")
+  ).join(" ");
 }
 
 /** Why one sub-command was (not) allowed: the rule, or the refusal. */
