@@ -7,7 +7,6 @@
  * gauges (queue depth, outbox size, connected, reconnects) are read from
  * their owners when scraped, so nothing is kept twice.
  */
-import { loadPromClient } from "../deps.ts";
 import type { TaskEnd } from "../tasks/dispatcher.ts";
 import { auditRecord } from "./audit_log.ts";
 import { VERSION } from "../version.ts";
@@ -23,7 +22,7 @@ export interface MetricsSources {
   connects(): number;
 }
 
-type Prom = Awaited<ReturnType<typeof loadPromClient>>;
+type Prom = typeof import("../deps/metrics.ts");
 
 export class RunnerMetrics {
   readonly registry: InstanceType<Prom["Registry"]>;
@@ -33,7 +32,7 @@ export class RunnerMetrics {
 
   /** Loads the Prometheus client (only a runner with --metrics-addr does). */
   static async create(sources: MetricsSources): Promise<RunnerMetrics> {
-    return new RunnerMetrics(await loadPromClient(), sources);
+    return new RunnerMetrics(await import("../deps/metrics.ts"), sources);
   }
 
   private constructor(prom: Prom, sources: MetricsSources) {

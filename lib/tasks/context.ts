@@ -22,6 +22,12 @@ export interface OperationContext {
   taskId: string;
   /** streams a chunk of live output as `task.output` (dropped while disconnected) */
   output(stream: "stdout" | "stderr", data: string): void;
+  /**
+   * Resolves when the connection can take more live output (or `signal`
+   * aborts): a producer that awaits it reads its source no faster than the
+   * platform takes it. Absent where nothing is sent (tests).
+   */
+  outputRoom?(signal?: AbortSignal): Promise<void>;
   /** long-lived parts shared across tasks, built once at start-up */
   services: Services;
 }
@@ -33,9 +39,15 @@ export interface OperationContext {
  */
 export interface Services extends AsyncDisposable {
   /** the MCP session pool: mcp_call / mcp_list_tools (and the `mcp.call` message) */
-  readonly mcp: McpSessions;
+  readonly mcp: McpPool;
   /** the grep worker pool */
   readonly grep: GrepWorkers;
 }
+
+/** What operations use of the MCP pool (lib/mcp/lazy_sessions.ts loads the real one on first use). */
+export type McpPool = Pick<
+  McpSessions,
+  "callTool" | "listTools" | "closeAll" | "sessions" | typeof Symbol.asyncDispose
+>;
 
 export type OperationHandler = (args: unknown, ctx: OperationContext) => Promise<unknown>;

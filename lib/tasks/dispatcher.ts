@@ -19,6 +19,8 @@ export interface DispatchSink {
   result(payload: TaskResultPayload): void;
   mcpResult(payload: McpResultPayload): void;
   output(payload: TaskOutputPayload): void;
+  /** resolves when more live output may be sent (backpressure); absent: at once */
+  outputRoom?(signal?: AbortSignal): Promise<void>;
 }
 
 export interface DispatcherOptions {
@@ -261,6 +263,8 @@ export class Dispatcher {
         job.outputBytes += utf8Length(data);
         coalescer.write(stream, streams ? streams[stream].write(data) : data);
       },
+      outputRoom: (signal) =>
+        this.opts.sink.outputRoom?.(signal ?? job.controller.signal) ?? Promise.resolve(),
       services: this.opts.services,
     };
     const started = performance.now();

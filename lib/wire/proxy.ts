@@ -8,7 +8,7 @@
  * A proxy URL may hold credentials (http://user:pass@proxy:3128): they go
  * to the proxy in Proxy-Authorization and are never logged.
  */
-import { getProxyForUrl, loadProxyAgent } from "../deps.ts";
+import { getProxyForUrl } from "../deps/proxy.ts";
 
 /**
  * The proxy the platform URL goes through, or undefined for a direct
@@ -70,6 +70,6 @@ export async function proxyAgent(proxy: URL): Promise<unknown> {
         "use an http:// or https:// proxy that supports CONNECT",
     );
   }
-  const { HttpsProxyAgent } = await loadProxyAgent();
+  const { HttpsProxyAgent } = await import("../deps/proxy_agent.ts");
   return new HttpsProxyAgent(proxy);
 }
