@@ -15,7 +15,7 @@ import {
   type RunFlags,
   UsageError,
 } from "./lib/settings.ts";
-import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
+import { enterSandbox, permissionsText, receiveToken } from "./lib/sandbox/supervisor.ts";
 import { checkCommand } from "./lib/bash/check.ts";
 import { lintConfig } from "./lib/policy/lint.ts";
 import { VERSION } from "./lib/version.ts";
@@ -39,7 +39,11 @@ function buildCli(): Command {
     .description("connect to the platform and serve tasks until SIGINT/SIGTERM")
     .option(
       "--token <token>",
-      `worknode token (env ${ENV.token}; prefer the env: flags show in ps)`,
+      `worknode token (env ${ENV.token}; prefer --token-file or the env: flags show in ps)`,
+    )
+    .option(
+      "--token-file <file>",
+      "read the worknode token from this file's first line (systemd: LoadCredential=token:FILE)",
     )
     .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
     .option("--workspace <dir>", `workspace root, created if missing (env ${ENV.workspace})`)
@@ -53,11 +57,17 @@ function buildCli(): Command {
     .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
     .option(
       "--no-sandbox",
-      "do not re-execute under the Deno permissions derived from the config (debugging only)",
+      "no Deno permission layer and no kernel layer: run with the flags given (debugging only)",
     )
     .action(async (flags: RunFlags & { sandbox: boolean }) => {
       const config = await readConfig(flags.config);
-      const settings = resolveSettings(flags, readEnv, config);
+      // A supervised child gets the token on its stdin, never in argv or env.
+      const handed = await receiveToken();
+      const settings = resolveSettings(
+        handed === undefined ? flags : { ...flags, token: handed, tokenFile: undefined },
+        readEnv,
+        config,
+      );
       await setupLogging(settings.logLevel, settings.logFormat);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
@@ -65,6 +75,7 @@ function buildCli(): Command {
         configPath: flags.config ?? readEnv(ENV.config),
         workspace: settings.workspace,
         platformUrl: settings.url,
+        token: settings.token,
         noSandbox: flags.sandbox === false,
       });
       Deno.exitCode = supervised ?? await runRunner(settings, config);

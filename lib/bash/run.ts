@@ -10,7 +10,7 @@ import { describeDecision } from "../policy/rules.ts";
 import type { Workspace } from "../fs/workspace.ts";
 import { preflightRedirects, runScript } from "./exec.ts";
 import { findProgram, searchPath as programSearchPath } from "../proc/program_path.ts";
-import { childEnv } from "../proc/child_env.ts";
+import { childEnv, commandTmpDir } from "../proc/child_env.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";
 import { Capture, pump } from "./sinks.ts";
@@ -46,7 +46,7 @@ export async function runBash(
   if (ctx.signal.aborted) throw new TaskError("command cancelled");
   const ws = ctx.workspace;
   const cwd = await workdir(ws, req.workdir);
-  const env = hooks.env ?? childEnv();
+  const env = hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) });
   const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {

@@ -42,9 +42,20 @@ export function libcPath(): string | undefined {
   for (const c of CANDIDATES) {
     try {
       if (Deno.statSync(c).isFile) return (found = c);
-    } catch { /* next */ }
+    } catch (err) {
+      // No read grant for it (a sandboxed runner): the ffi grant names it.
+      if (err instanceof Deno.errors.NotCapable && ffiGranted(c)) return (found = c);
+    }
   }
   return undefined;
+}
+
+function ffiGranted(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi", path }).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 const ERRNO_SYMBOLS = {
