@@ -69,6 +69,9 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  getenv: { parameters: ["buffer"], result: "pointer" },
+  strlen: { parameters: ["pointer"], result: "usize" },
+  memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Whether the kernel layer can run here, and if not, the one-line reason. */
@@ -234,6 +237,30 @@ export function setNonDumpable(): boolean {
     } finally {
       libc.close();
     }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Overwrites the value of environment variable `name` where the kernel shows
+ * it: /proc/<pid>/environ reads the process's original environment block,
+ * which unsetenv (Deno.env.delete) leaves untouched. Zeroes the value's
+ * bytes in place, then unsets it. Linux with FFI only; false otherwise.
+ */
+export function scrubEnv(name: string): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    const libc = open();
+    try {
+      const value = libc.symbols.getenv(cString(name));
+      if (value === null) return true;
+      libc.symbols.memset(value, 0, libc.symbols.strlen(value));
+    } finally {
+      libc.close();
+    }
+    Deno.env.delete(name);
+    return true;
   } catch {
     return false;
   }

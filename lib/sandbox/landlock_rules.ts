@@ -59,7 +59,8 @@ export function deriveKernelRules(input: KernelRulesInput): KernelRules {
     ...(input.config.permission.writePaths ?? []).flatMap((p) => withRealPath(absolute(p))),
   ]);
 
-  const programs = allowedPrograms(input.config.permission.bash, pathEnv, workspace, notes);
+  // Its notes are about the rules, and `permissions` prints them once already.
+  const programs = allowedPrograms(input.config.permission.bash, pathEnv, workspace, []);
   if (programs === "all") {
     notes.push("execution is not confined: the rules allow any program; writes still are");
     return { write, exec: ["/"], execConfined: false, notes };

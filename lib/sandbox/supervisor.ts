@@ -38,6 +38,7 @@ import {
   probeLandlock,
   type Restriction,
   restrictThisThread,
+  scrubEnv,
   setNonDumpable,
 } from "./landlock.ts";
 import type { WorkerIn } from "./confined_spawn_worker.ts";
@@ -243,11 +244,9 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
       },
     );
   }
-  // The child's environment is ours, less the token (it gets that on stdin).
+  // The child's environment is ours (enterSandbox has removed the token: the
+  // child gets it on stdin).
   const env = { [SANDBOX_ENV]: String(Deno.pid) };
-  try {
-    Deno.env.delete(ENV.token);
-  } catch { /* no env permission for it: it cannot be set either */ }
 
   let child: Launched | undefined;
   let stopping: Deno.Signal | undefined;
@@ -545,6 +544,13 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
   // Whatever happens next, /proc/<pid>/environ and /mem of this process are
   // closed to the programs it starts (root with CAP_SYS_PTRACE excepted).
   const nonDumpable = setNonDumpable();
+  // The token, read by now, leaves the environment, and our own
+  // /proc/<pid>/environ too: non-dumpable does not stop root (CAP_SYS_PTRACE).
+  if (!scrubEnv(ENV.token)) {
+    try {
+      Deno.env.delete(ENV.token);
+    } catch { /* no env permission for it: it cannot be set either */ }
+  }
   // Our supervisor chose our flags; re-deriving them here, under those
   // narrow flags, can see less (e.g. a program outside the read grant).
   if (mode === "sandboxed" && readEnv(SANDBOX_ENV) === String(Deno.ppid)) {
