@@ -42,7 +42,6 @@ import {
   setNonDumpable,
 } from "./landlock.ts";
 import type { WorkerIn } from "./confined_spawn_worker.ts";
-import { preloadGrepWorker } from "../fs/grep_search.ts";
 
 /**
  * Set in the sandboxed child's environment (to the supervisor's pid), so it
@@ -568,7 +567,9 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
   const derived = derivePermissions(sandboxInput(opts));
   const kernel = mode === "sandboxed" ? undefined : kernelLayer(opts, log);
   // A runner started from a URL caches modules it loads lazily; confined, it could not.
-  if (kernel && /^https?:/.test(Deno.mainModule)) await preloadGrepWorker();
+  if (kernel && /^https?:/.test(Deno.mainModule)) {
+    await (await import("../fs/grep_search.ts")).preloadGrepWorker();
+  }
   const supervise = (standalone: boolean) =>
     superviseSelf({
       permissions: derived,
