@@ -12,7 +12,7 @@
  */
 
 /** Where glibc lives on the distributions and images the runner ships for. */
-const CANDIDATES = [
+export const LIBC_CANDIDATES: readonly string[] = [
   "/lib/x86_64-linux-gnu/libc.so.6",
   "/lib/aarch64-linux-gnu/libc.so.6",
   "/usr/lib/x86_64-linux-gnu/libc.so.6",
@@ -39,7 +39,7 @@ export function libcPath(): string | undefined {
     const m = maps.match(/\s(\/\S*\/libc\.so\.6)$/m);
     if (m) return (found = m[1]);
   } catch { /* not readable under the runner's grants: fall back */ }
-  for (const c of CANDIDATES) {
+  for (const c of LIBC_CANDIDATES) {
     try {
       if (Deno.statSync(c).isFile) return (found = c);
     } catch (err) {
