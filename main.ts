@@ -91,7 +91,8 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       if (flags.lint) {
         const { lintConfig } = await import("./lib/policy/lint.ts");
-        const lint = lintConfig(config);
+        const { probeLandlock } = await import("./lib/sandbox/landlock.ts");
+        const lint = lintConfig(config, { kernel: probeLandlock() });
         console.log(lint.text.trimEnd());
         Deno.exitCode = lint.warnings.length === 0 ? 0 : 1;
         return;

@@ -10,6 +10,7 @@ import { probeLandlock } from "../lib/sandbox/landlock.ts";
 import { deriveKernelRules, type KernelRules } from "../lib/sandbox/landlock_rules.ts";
 import { confinedLauncher } from "../lib/sandbox/supervisor.ts";
 import { parseConfig } from "../lib/config.ts";
+import { lintConfig } from "../lib/policy/lint.ts";
 
 const probe = probeLandlock();
 const ignore = !probe.available;
@@ -178,4 +179,23 @@ Deno.test("landlock rules: the programs the rules name, their loader and interpr
     workspace: "/tmp",
   });
   expect(trusted).toMatchObject({ execConfined: false, exec: ["/"] });
+});
+
+Deno.test("lint with the kernel layer known: no deny rule over options is suggested, and it says what remains", () => {
+  const config = parseConfig('permission:\n  bash:\n    "sort *": allow\n    "kubectl *": allow\n');
+  const on = lintConfig(config, { kernel: { available: true, abi: 7 } });
+  const sort = on.warnings.find((w) => w.program === "sort")!;
+  expect(sort.suggest).not.toMatch(/"sort \*-o\*": deny/);
+  expect(sort.suggest).toContain("no deny rule over its options holds");
+  // subcommand deny rules still hold, and are still suggested
+  expect(on.warnings.find((w) => w.program === "kubectl")!.suggest).toContain(
+    '"kubectl exec *": deny',
+  );
+  expect(on.text).toMatch(/^kernel layer: on here \(Landlock ABI 7\): what sort, kubectl/m);
+  const off = lintConfig(config, { kernel: { available: false, reason: "no Landlock" } });
+  expect(off.text).toMatch(/^kernel layer: unavailable here \(no Landlock\): the hatches/m);
+  // without the kernel layer known (the library default), the old suggestions stand
+  expect(lintConfig(config).warnings.find((w) => w.program === "sort")!.suggest).toMatch(
+    /: deny$/,
+  );
 });
