@@ -17,10 +17,9 @@
  *   list: execution is not confined, writes still are.
  * - read: not handled; everything stays readable.
  */
-import { isAbsolute, normalize, resolve } from "node:path";
 import type { RunnerConfig } from "../config.ts";
 import { findProgram, searchPath } from "../proc/program_path.ts";
-import { allowedPrograms } from "./permissions.ts";
+import { absolute, allowedPrograms, envPath, unique, withRealPath } from "./permissions.ts";
 
 export interface KernelRules {
   /** paths (directories or files) beneath which programs may create, change and remove files */
@@ -162,29 +161,4 @@ export function describeKernelRules(r: KernelRules): string[] {
   );
   for (const n of r.notes) if (!lines.includes(`# ${n}`)) lines.push(`# ${n}`);
   return lines;
-}
-
-function absolute(path: string): string {
-  return normalize(isAbsolute(path) ? path : resolve(Deno.cwd(), path));
-}
-
-function withRealPath(path: string): string[] {
-  try {
-    const real = Deno.realPathSync(path);
-    return real === path ? [path] : [path, real];
-  } catch {
-    return [path];
-  }
-}
-
-function envPath(): string {
-  try {
-    return Deno.env.get("PATH") ?? "";
-  } catch {
-    return "";
-  }
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
 }

@@ -430,12 +430,12 @@ function sourceDir(mainModule: string | undefined): string | undefined {
   }
 }
 
-function absolute(path: string): string {
+export function absolute(path: string): string {
   return normalize(isAbsolute(path) ? path : resolve(Deno.cwd(), path));
 }
 
 /** The path and, when it differs, its real path: Deno checks paths as the code names them. */
-function withRealPath(path: string): string[] {
+export function withRealPath(path: string): string[] {
   try {
     const real = Deno.realPathSync(path);
     return real === path ? [path] : [path, real];
@@ -444,7 +444,7 @@ function withRealPath(path: string): string[] {
   }
 }
 
-function envPath(): string {
+export function envPath(): string {
   try {
     return Deno.env.get("PATH") ?? "";
   } catch {
@@ -452,6 +452,6 @@ function envPath(): string {
   }
 }
 
-function unique(values: string[]): string[] {
+export function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
