@@ -29,6 +29,10 @@ const CASES: Record<string, string[]> = {
     "cd /; ls -d etc | head -3",
     "cd var/log && cat app.log > ../../copy.txt 2>&1; cat ../../copy.txt",
     "grep -c . etc/hosts > out.txt 2>&1; cat out.txt",
+    "ls /nonexistent-xyz 2>&1 | head -1", // argv[0] as typed: `ls: cannot access`, not `/usr/bin/ls:`
+    "cat nope.txt 2>&1; echo $?",
+    "sh -c 'echo $0'",
+    "cd var/log && cat missing.log > ../err.txt 2>&1; cat ../err.txt",
   ],
   "lists and pipelines": [
     "false && echo no; false || echo yes; true && echo and || echo not",
