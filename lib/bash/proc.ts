@@ -130,7 +130,9 @@ function spawnNamed(program: string, argv0: string, o: Deno.CommandOptions): Chi
  */
 function readable(node: Readable): ReadableStream<Uint8Array> {
   let done = false;
-  return new ReadableStream<Uint8Array>({
+  // A byte stream, so pump (lib/bash/sinks.ts) reads it into its one reused buffer.
+  return new ReadableStream({
+    type: "bytes",
     start(c) {
       node.on("data", (d: Uint8Array) => {
         if (done) return;
@@ -141,6 +143,7 @@ function readable(node: Readable): ReadableStream<Uint8Array> {
         if (done) return;
         done = true;
         c.close();
+        c.byobRequest?.respond(0);
       };
       node.on("end", end);
       node.on("close", end);
@@ -153,7 +156,7 @@ function readable(node: Readable): ReadableStream<Uint8Array> {
       done = true;
       node.destroy();
     },
-  }, { highWaterMark: 4 });
+  }, { highWaterMark: 256 * 1024 });
 }
 
 function writable(node: Writable): WritableStream<Uint8Array> {
