@@ -102,8 +102,12 @@ function spawnNamed(program: string, argv0: string, o: Deno.CommandOptions): Chi
     detached: true,
     stdio: [mode(o.stdin), mode(o.stdout), mode(o.stderr)],
   });
+  // A failed start is reported as an "error" event on the next tick: listen before anything else.
+  cp.on("error", () => {});
   if (cp.pid === undefined) {
-    throw new Deno.errors.NotFound(`failed to start ${program}`);
+    throw new Deno.errors.NotFound(
+      `failed to start ${program} (e.g. the argument list is too long)`,
+    );
   }
   const none = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   const status = new Promise<Deno.CommandStatus>((resolve) => {
@@ -114,7 +118,6 @@ function spawnNamed(program: string, argv0: string, o: Deno.CommandOptions): Chi
       resolve({ success: c === 0, code: c, signal });
     });
   });
-  cp.on("error", () => {}); // a spawn failure after the pid exists ends in "exit" too
   return {
     pid: cp.pid,
     stdin: cp.stdin ? writable(cp.stdin) : new WritableStream(),
