@@ -7,14 +7,14 @@
  */
 import { expect } from "./deps.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
-import { Workspace } from "../lib/fs/workspace.ts";
+import type { Workspace } from "../lib/fs/workspace.ts";
 import {
   envFor,
-  fixture,
   INTERP_RULES,
   type Outcome,
   underBash,
   underRunner,
+  withFixture,
 } from "./bash_interp_support.ts";
 import { runBash } from "../lib/bash/run.ts";
 import { context } from "./bash_support.ts";
@@ -208,27 +208,19 @@ async function compare(ws: Workspace, script: string): Promise<string | undefine
 
 for (const [construct, scripts] of Object.entries(CASES)) {
   Deno.test(`interpreter = bash: ${construct}`, async () => {
-    const root = await Deno.makeTempDir({ prefix: "bash_interp_" });
-    try {
-      await fixture(root);
-      const ws = await Workspace.open(root);
+    await withFixture(async (ws) => {
       const diffs: string[] = [];
       for (const s of scripts) {
         const d = await compare(ws, s);
         if (d) diffs.push(d);
       }
       expect(diffs).toEqual([]);
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   });
 }
 
 Deno.test("one gate: every way of reaching a program meets the rule with the final argv", async () => {
-  const root = await Deno.makeTempDir({ prefix: "bash_gate_" });
-  try {
-    await fixture(root);
-    const ws = await Workspace.open(root);
+  await withFixture(async (ws) => {
     const rules = [...INTERP_RULES, { pattern: "wc *", action: "deny" as const }];
     const ways = [
       "echo x | wc -l",
@@ -269,16 +261,11 @@ Deno.test("one gate: every way of reaching a program meets the rule with the fin
       });
       expect({ way, wc: spawned.filter((a) => a.includes("wc")) }).toEqual({ way, wc: [] });
     }
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("bounds: loops, braces, substitutions and the task timeout stop runaway scripts", async () => {
-  const root = await Deno.makeTempDir({ prefix: "bash_bounds_" });
-  try {
-    await fixture(root);
-    const ws = await Workspace.open(root);
+  await withFixture(async (ws) => {
     const refusal = async (script: string) => {
       try {
         await underRunner(script, ws);
@@ -302,7 +289,5 @@ Deno.test("bounds: loops, braces, substitutions and the task timeout stop runawa
     );
     expect(r.exit_code).toBe(124);
     expect(r.stderr).toContain("command timed out");
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
