@@ -1,13 +1,11 @@
 /**
  * An error whose message is meant for the platform (and the model behind it):
- * it becomes a `success: false` result's `error` verbatim, and is logged at
- * info. Anything else thrown inside an operation is a bug or an OS error: its
- * message is reported as `errorMessage` words it, and it is logged at error
- * with its stack. `cause` keeps the underlying error for that log.
+ * it becomes a `success: false` result's `error` verbatim. Anything else that
+ * is thrown inside an operation is reported too, but prefixed as unexpected.
  */
 export class TaskError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  constructor(message: string) {
+    super(message);
     this.name = "TaskError";
   }
 }
