@@ -66,7 +66,7 @@ Deno.test("reconnects after the platform drops the connection and sends environm
     const from = sim.received.length;
     const hb = await sim.waitFor<HeartbeatPayload>(
       (e) => e.type === "heartbeat",
-      20_000,
+      60_000,
       "second heartbeat",
       from,
     );
