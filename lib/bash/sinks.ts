@@ -33,6 +33,8 @@ export class Capture implements Sink {
     readonly stream: "stdout" | "stderr",
     private readonly emit: (stream: "stdout" | "stderr", data: string) => void,
     private readonly max = MAX_STREAM_BYTES,
+    /** backpressure: resolves when more may be streamed (ctx.outputRoom) */
+    private readonly room?: () => Promise<void>,
   ) {}
 
   writer(): SinkWriter {
@@ -40,7 +42,10 @@ export class Capture implements Sink {
     return {
       write: (chunk) => {
         this.add(chunk, decoder, false);
-        return Promise.resolve(true); // a capture never stops reading: the program must not block
+        // A capture never stops reading for good (the program must not block
+        // forever), but it reads no faster than the platform takes the output.
+        if (!this.room || this.capped) return Promise.resolve(true);
+        return this.room().then(() => true, () => true);
       },
       close: () => {
         this.add(new Uint8Array(), decoder, true);
@@ -160,33 +165,13 @@ export class FileSink extends Shared {
   }
 }
 
-/**
- * The pipe between two programs. Its reader is the next program's stdin,
- * unless that program redirected its stdin elsewhere: then writes fail and
- * the writer stops, so the producer gets SIGPIPE as it would under bash.
- */
-export class PipeSink extends Shared {
-  private resolveReader!: (w: WritableStreamDefaultWriter<Uint8Array> | undefined) => void;
-  private readonly reader = new Promise<WritableStreamDefaultWriter<Uint8Array> | undefined>((r) =>
-    this.resolveReader = r
-  );
+const PUMP_BUFFER_BYTES = 64 * 1024;
 
-  /** The next program started: its stdin reads this pipe. */
-  attach(stdin: WritableStream<Uint8Array>): void {
-    this.resolveReader(stdin.getWriter());
-  }
-  /** The next program did not start, or reads its stdin from elsewhere. */
-  noReader(): void {
-    this.resolveReader(undefined);
-  }
-  protected async put(chunk: Uint8Array): Promise<boolean> {
-    const w = await this.reader;
-    if (!w) return false;
-    await w.write(chunk);
-    return true;
-  }
-  protected async end(): Promise<void> {
-    await (await this.reader)?.close();
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
   }
 }
 
@@ -200,14 +185,23 @@ export async function pump(
   dest: SinkWriter,
   abandon?: AbortSignal,
 ): Promise<void> {
-  const reader = source.getReader();
+  // A byte stream (a child's pipe) is read into one reused buffer: a fresh
+  // 64 KiB chunk a read is garbage by the next one, and a flood of output
+  // outruns the collector. Every sink is done with a chunk once write resolves.
+  const byob = byobReader(source);
+  const reader = byob ?? source.getReader();
+  let buffer = new Uint8Array(PUMP_BUFFER_BYTES);
   const stop = () => void reader.cancel().catch(() => {});
   abandon?.addEventListener("abort", stop);
   if (abandon?.aborted) stop();
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+      const { value, done } = byob
+        ? await byob.read(buffer)
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done || !value) break;
+      // the read transferred the buffer into `value`: take it back for the next read
+      if (byob) buffer = new Uint8Array(value.buffer as ArrayBuffer);
       if (!(await dest.write(value))) {
         await reader.cancel(); // closes our end: the writer gets SIGPIPE
         break;
@@ -256,7 +250,9 @@ export class Pipe extends Shared {
 
   protected async put(chunk: Uint8Array): Promise<boolean> {
     if (this.cancelled) return false;
-    this.ctrl.enqueue(chunk);
+    // A copy: the writer (pump) reuses its buffer once this resolves, and the
+    // reader may still hold the chunk then (a program's stdin write in flight).
+    this.ctrl.enqueue(chunk.slice());
     while (!this.cancelled && (this.ctrl.desiredSize ?? 0) <= 0) {
       await new Promise<void>((r) => this.wake = r);
     }
