@@ -22,7 +22,9 @@ Deno.test("baked flags: `version` prints the version", async () => {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  expect(new TextDecoder().decode(out.stdout).trim()).toBe(`flashduty-runner ${VERSION}`);
+  expect(new TextDecoder().decode(out.stdout).trim()).toMatch(
+    new RegExp(`^flashduty-runner ${VERSION.replaceAll(".", "\\.")} \\(commit \\S+, built `),
+  );
   expect(out.code).toBe(0);
 });
 

@@ -17,6 +17,7 @@
  *   list: execution is not confined, writes still are.
  * - read: not handled; everything stays readable.
  */
+import { dirname } from "node:path";
 import type { RunnerConfig } from "../config.ts";
 import { findProgram, searchPath } from "../proc/program_path.ts";
 import { absolute, allowedPrograms, envPath, unique, withRealPath } from "./permissions.ts";
@@ -39,6 +40,11 @@ export interface KernelRulesInput {
   path?: string;
   /** the runner's own executable; default Deno.execPath() */
   execPath?: string;
+  /**
+   * files the operator's settings write (the audit log and its rotations):
+   * their directories are writable, since rotating renames within them
+   */
+  operatorFiles?: readonly string[];
 }
 
 /**
@@ -56,6 +62,7 @@ export function deriveKernelRules(input: KernelRulesInput): KernelRules {
     ...withRealPath(workspace),
     ...DEVICE_WRITES,
     ...(input.config.permission.writePaths ?? []).flatMap((p) => withRealPath(absolute(p))),
+    ...(input.operatorFiles ?? []).flatMap((f) => withRealPath(dirname(absolute(f)))),
   ]);
 
   // Its notes are about the rules, and `permissions` prints them once already.

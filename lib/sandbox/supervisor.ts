@@ -497,7 +497,7 @@ export interface EnterSandboxOptions {
  * require` when it cannot.
  */
 export function kernelLayer(
-  opts: Pick<EnterSandboxOptions, "config" | "workspace" | "noSandbox">,
+  opts: Pick<EnterSandboxOptions, "config" | "workspace" | "noSandbox" | "operator">,
   log: Logger,
   probe: () => Availability = probeLandlock,
 ): KernelRules | undefined {
@@ -530,7 +530,11 @@ export function kernelLayer(
     );
     return undefined;
   }
-  return deriveKernelRules({ config: opts.config, workspace: opts.workspace });
+  return deriveKernelRules({
+    config: opts.config,
+    workspace: opts.workspace,
+    operatorFiles: opts.operator?.write,
+  });
 }
 
 /**
