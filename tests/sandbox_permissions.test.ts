@@ -17,11 +17,14 @@ import {
 } from "../lib/sandbox/permissions.ts";
 import { MCP_STDIO_ENV } from "../lib/mcp/sandbox_needs.ts";
 import { permissionsText } from "../lib/sandbox/supervisor.ts";
+import { libcPath } from "../lib/sys/libc.ts";
 
 const EXAMPLES = new URL("../examples/", import.meta.url).pathname;
 const PLATFORM = "wss://api.flashcat.cloud/safari/worknode/ws";
 const SYS = `--allow-sys=${RUNNER_SYS.join(",")}`;
 const DENY_NET = `--deny-net=${METADATA_HOSTS.join(",")}`;
+/** the C library the file layer reaches openat2 through (lib/fs/beneath.ts) */
+const LIBC = libcPath()!;
 
 interface Fixture extends AsyncDisposable {
   dir: string;
@@ -91,6 +94,7 @@ Deno.test("readonly-kubernetes example: kubectl and the output helpers, plus kil
     DENY_NET,
     "--allow-env",
     SYS,
+    `--allow-ffi=${LIBC}`,
     "--no-prompt",
   ]);
   expect(p.notes.join("\n")).toMatch(/--allow-net is unscoped: permission.webfetch has no rules/);
@@ -112,6 +116,7 @@ Deno.test("readonly-linux example: every named program, `cd` (done by the runner
     DENY_NET,
     "--allow-env",
     SYS,
+    `--allow-ffi=${LIBC}`,
     "--no-prompt",
   ]);
   expect(p.notes.join("\n")).not.toMatch(/"cd/);
@@ -128,6 +133,7 @@ Deno.test("trusted example: --allow-run is unscoped, and says why", async () => 
     DENY_NET,
     "--allow-env",
     SYS,
+    `--allow-ffi=${LIBC}`,
     "--no-prompt",
   ]);
   expect(p.notes[0]).toMatch(/--allow-run is unscoped: permission.bash is trusted/);
@@ -151,9 +157,10 @@ Deno.test("no programs and no webfetch: net is the platform alone, env only the 
     "--allow-net=127.0.0.1:8080",
     `--allow-env=${[...Object.keys(RUNNER_ENV), ...Object.keys(MCP_STDIO_ENV)].join(",")}`,
     SYS,
+    `--allow-ffi=${LIBC}`,
     "--no-prompt",
   ]);
-  expect(p.notes).toEqual([]);
+  expect(p.notes).toEqual([expect.stringMatching(/^--allow-ffi=.*openat2/)]);
   // the default ports
   const wss = derivePermissions({ config, workspace: f.workspace, platformUrl: PLATFORM });
   expect(wss.net).toEqual(["api.flashcat.cloud:443"]);

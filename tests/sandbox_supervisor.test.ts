@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { expect } from "./deps.ts";
+import { libcPath } from "../lib/sys/libc.ts";
 
 const SUPERVISOR = new URL("../lib/sandbox/supervisor.ts", import.meta.url).href;
 const PERMISSIONS = new URL("../lib/sandbox/permissions.ts", import.meta.url).href;
@@ -285,7 +286,7 @@ else console.log(JSON.stringify(broaderThanNeeded(derived)));
         /^--allow-env is unscoped; this config needs FLASHDUTY_RUNNER_\*,HOME,/,
       ),
       expect.stringMatching(/^--allow-sys is unscoped; this config needs hostname,/),
-      "--allow-ffi is granted; the runner needs none",
+      `--allow-ffi is unscoped; this config needs ${libcPath()}`,
     ]);
     expect(await run([`--allow-read=/,${workspace}`, "--allow-env", "--allow-sys"])).toEqual([
       `--allow-read includes /; this config needs ${workspace}`,

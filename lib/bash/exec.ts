@@ -7,6 +7,7 @@
 import { isAbsolute, join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 import type { Workspace } from "../fs/workspace.ts";
+import type { FileHandle } from "../fs/workspace_fs.ts";
 import { findProgram } from "../proc/program_path.ts";
 import type { Pipeline, Script, SimpleCommand } from "./parse.ts";
 import type { ProcessTree } from "./proc.ts";
@@ -115,7 +116,7 @@ async function changeDirectory(cmd: SimpleCommand, state: { cwd: string }, o: Ex
   }
 }
 
-type In = { type: "null" } | { type: "file"; file: Deno.FsFile } | { type: "pipe"; pipe: PipeSink };
+type In = { type: "null" } | { type: "file"; file: FileHandle } | { type: "pipe"; pipe: PipeSink };
 
 interface Wired {
   cmd: SimpleCommand;
@@ -129,7 +130,7 @@ interface Wired {
 async function runPipeline(p: Pipeline, cwd: string, o: ExecOptions): Promise<number> {
   const n = p.commands.length;
   const pipes = Array.from({ length: n - 1 }, () => new PipeSink());
-  const opened: Deno.FsFile[] = [];
+  const opened: FileHandle[] = [];
   const sinks = new Set<Sink>([...pipes]);
   const wired: Wired[] = [];
   for (let k = 0; k < n; k++) {
@@ -169,7 +170,7 @@ async function applyRedirects(
   w: Wired,
   cwd: string,
   ws: Workspace,
-  opened: Deno.FsFile[],
+  opened: FileHandle[],
   sinks: Set<Sink>,
 ): Promise<void> {
   for (const r of w.cmd.redirects) {
@@ -182,7 +183,7 @@ async function applyRedirects(
       if (r.path === "/dev/null") w.stdin = { type: "null" };
       else if (r.path === "/dev/stdin") continue;
       else {
-        const file = await openFile(r.path, cwd, ws, { read: true }, w);
+        const file = await openFile(r.path, cwd, ws, "read", w);
         if (!file) return;
         opened.push(file);
         w.stdin = { type: "file", file };
@@ -194,10 +195,7 @@ async function applyRedirects(
     else if (r.path === "/dev/stdout") sink = w.out;
     else if (r.path === "/dev/stderr") sink = w.err;
     else {
-      const mode = r.append
-        ? { append: true, create: true }
-        : { write: true, create: true, truncate: true };
-      const file = await openFile(r.path, cwd, ws, mode, w);
+      const file = await openFile(r.path, cwd, ws, r.append ? "append" : "write", w);
       if (!file) return;
       sink = new FileSink(file);
       sinks.add(sink);
@@ -212,12 +210,13 @@ async function openFile(
   path: string,
   cwd: string,
   ws: Workspace,
-  mode: Deno.OpenOptions,
+  mode: "read" | "write" | "append",
   w: Wired,
-): Promise<Deno.FsFile | undefined> {
+): Promise<FileHandle | undefined> {
   try {
-    const real = await ws.resolve(absolute(path, cwd));
-    return await Deno.open(real, mode);
+    // through the workspace root's descriptor: a directory swapped for a
+    // symlink mid-task is not followed out; FIFOs and hard links are refused
+    return await ws.fs.openFile(ws.lexical(absolute(path, cwd)), path, mode);
   } catch (err) {
     w.error = err instanceof PathEscapeError
       ? `${path}: ${err.message}`
@@ -273,7 +272,7 @@ function launch(
   pids.push(s.pid);
   if (w.stdin.type === "pipe") w.stdin.pipe.attach(s.child.stdin);
   else if (w.stdin.type === "file") {
-    tasks.push(w.stdin.file.readable.pipeTo(s.child.stdin).catch(() => {}));
+    tasks.push(w.stdin.file.readable().pipeTo(s.child.stdin).catch(() => {}));
   }
   if (useOut) tasks.push(pump(s.child.stdout, w.out.writer(), o.abandon));
   if (useErr) tasks.push(pump(s.child.stderr, w.err.writer(), o.abandon));

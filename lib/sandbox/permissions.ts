@@ -37,6 +37,7 @@ import { METADATA_ENDPOINTS } from "../policy/blocked_addresses.ts";
 import { literalRuleHost } from "../policy/url_policy.ts";
 import { findProgram, searchPath } from "../proc/program_path.ts";
 import { MCP_HELPER_PROGRAMS, MCP_STDIO_ENV } from "../mcp/sandbox_needs.ts";
+import { libcPath } from "../sys/libc.ts";
 
 /** A list of scopes, or the unscoped grant. */
 export type Grant = readonly string[] | "all";
@@ -164,6 +165,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     );
   }
   const imports = importHosts(input.mainModule);
+  const ffi = libcGrant(notes);
 
   const perms: DenoPermissions = {
     read: unique(read),
@@ -174,12 +176,34 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     env,
     sys: [...RUNNER_SYS],
     import: imports,
-    ffi: [],
+    ffi,
     notes,
   };
   // Fail here, not when Deno parses the flags.
   toDenoFlags(perms);
   return perms;
+}
+
+/**
+ * The C library, for the workspace's descriptor-relative file access
+ * (lib/fs/beneath.ts): openat2 and friends through FFI, scoped to that one
+ * file (lib/sys/libc.ts finds it under this grant alone). Without libc the
+ * runner falls back to path-based access.
+ */
+function libcGrant(notes: string[]): string[] {
+  const libc = libcPath();
+  if (!libc) {
+    notes.push(
+      "no --allow-ffi: no glibc found, so workspace files are opened by path (lib/fs/path_fs.ts), " +
+        "which a concurrent symlink swap can outrun",
+    );
+    return [];
+  }
+  notes.push(
+    `--allow-ffi=${libc}: workspace files are opened with openat2(RESOLVE_BENEATH) through ` +
+      "the C library, so no symlink swapped in mid-task is followed out (lib/fs/beneath.ts)",
+  );
+  return [libc];
 }
 
 /** The flags for `deno run`, one per element (no shell quoting: pass them as argv). */

@@ -238,6 +238,7 @@ export function broaderThanNeeded(derived: DenoPermissions): string[] {
     ["net", derived.net],
     ["env", derived.env],
     ["sys", derived.sys],
+    ["ffi", derived.ffi],
   ];
   for (const [name, need] of scoped) {
     if (need === "all") continue;
@@ -250,9 +251,6 @@ export function broaderThanNeeded(derived: DenoPermissions): string[] {
     } else if ((name === "read" || name === "write") && state({ name, path: "/" }) === "granted") {
       out.push(`--allow-${name} includes /; this config needs ${need.join(",")}`);
     }
-  }
-  if (state({ name: "ffi" }) === "granted") {
-    out.push("--allow-ffi is granted; the runner needs none");
   }
   return out;
 }

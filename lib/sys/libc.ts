@@ -40,6 +40,13 @@ export function libcPath(): string | undefined {
     if (m) return (found = m[1]);
   } catch { /* not readable under the runner's grants: fall back */ }
   for (const c of CANDIDATES) {
+    // The sandboxed runner may not read the library, only open it: its
+    // scoped --allow-ffi names the path found here by its supervisor.
+    try {
+      if (Deno.permissions.querySync({ name: "ffi", path: c }).state === "granted") {
+        if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return (found = c);
+      }
+    } catch { /* not a path Deno can query */ }
     try {
       if (Deno.statSync(c).isFile) return (found = c);
     } catch { /* next */ }
