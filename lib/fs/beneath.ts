@@ -39,6 +39,8 @@ import {
 const O_PATH = 0o10000000;
 const DIR_FLAGS = O.RDONLY | O.DIRECTORY | O.CLOEXEC;
 const TEMP_PREFIX = ".flashduty-write-";
+/** Reads up to this size run on the calling thread (measured: bench/fs_bench.ts). */
+const SYNC_READ_BYTES = 64 * 1024;
 
 /**
  * openat2 failures the lstat chain looks at again: EXDEV and ELOOP (an
@@ -194,7 +196,12 @@ export class Beneath implements WorkspaceFs {
   #handle(fd: number, size: number): FileHandle {
     const sys = this.sys;
     let closed = false;
-    const read = (position: number, length: number) => sys.pread(fd, position, length);
+    // A small read costs less than the hop to another thread; a big one may
+    // wait on the disk, and goes off the event loop.
+    const read = (position: number, length: number) =>
+      length <= SYNC_READ_BYTES
+        ? Promise.resolve(sys.preadSync(fd, position, length))
+        : sys.pread(fd, position, length);
     return {
       size,
       read,
