@@ -24,7 +24,17 @@
  */
 import { basename, dirname } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
-import { AT, E, fsLibc, kindOfDirent, O, RESOLVE, type Stat, Sys, SysError } from "./linux_fs.ts";
+import {
+  AT,
+  E,
+  kindOfDirent,
+  linuxSys,
+  O,
+  RESOLVE,
+  type Stat,
+  type Sys,
+  SysError,
+} from "./linux_fs.ts";
 import {
   byName,
   chunkStream,
@@ -74,9 +84,8 @@ export class Beneath implements WorkspaceFs {
    * refused (Workspace's lstat chain); without it such paths are refused.
    */
   static open(root: string, realRel?: RealResolver): Beneath | undefined {
-    const libc = fsLibc();
-    if (!libc) return undefined;
-    const sys = new Sys(libc);
+    const sys = linuxSys();
+    if (!sys) return undefined;
     let rootFd: number;
     try {
       rootFd = sys.openat(AT.FDCWD, root, DIR_FLAGS);

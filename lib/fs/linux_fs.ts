@@ -105,6 +105,7 @@ const SYMBOLS = {
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type FsLibc = Libc<typeof SYMBOLS>;
@@ -122,6 +123,17 @@ export function fsLibc(): FsLibc | undefined {
     return undefined; // no --allow-ffi for libc, or no glibc: the caller falls back
   }
   return shared;
+}
+
+let sharedSys: Sys | null | undefined;
+
+/** The calls on the process's one binding; undefined when FFI or libc is missing. */
+export function linuxSys(): Sys | undefined {
+  if (sharedSys === undefined) {
+    const libc = fsLibc();
+    sharedSys = libc ? new Sys(libc) : null;
+  }
+  return sharedSys ?? undefined;
 }
 
 /** A failed system call: the errno and what was being done. */
@@ -254,6 +266,11 @@ export class Sys {
     if (this.libc.symbols.unlinkat(dirfd, cstr(name), flags) !== 0) {
       throw new SysError(this.libc.errno(), "unlinkat");
     }
+  }
+
+  /** kill(2): false when the process is gone or not ours to signal. */
+  kill(pid: number, signal: number): boolean {
+    return this.libc.symbols.kill(pid, signal) === 0;
   }
 
   fchmod(fd: number, mode: number): void {
