@@ -97,6 +97,12 @@ const SYMBOLS = {
     result: "isize",
     nonblocking: true,
   },
+  openatAsync: {
+    name: "openat",
+    parameters: ["i32", "buffer", "i32", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
   fsyncAsync: { name: "fsync", parameters: ["i32"], result: "i32", nonblocking: true },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   getdents64: { name: "syscall", parameters: ["i64", "i64", "buffer", "usize"], result: "i64" },
@@ -199,6 +205,11 @@ export class Sys {
     const fd = this.libc.symbols.openat(dirfd, cstr(path), flags, mode);
     if (fd < 0) throw new SysError(this.libc.errno(), "openat");
     return fd;
+  }
+
+  /** openat off the main thread (a /proc file of a busy process can be slow); -1 on failure. */
+  openatAsync(dirfd: number, path: string, flags: number): Promise<number> {
+    return this.libc.symbols.openatAsync(dirfd, cstr(path), flags, 0);
   }
 
   close(fd: number): void {

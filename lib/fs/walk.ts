@@ -12,6 +12,9 @@ export interface WalkEntry {
   stat?: Stat;
 }
 
+/** Entries visited between two yields to the event loop (bench:loop measures the effect). */
+const YIELD_EVERY = 256;
+
 /** What to do after visiting an entry: walk into it (directories only), not, or end the walk. */
 export type Visit = "descend" | "skip" | "stop";
 
@@ -38,8 +41,12 @@ export async function walk(
 ): Promise<void> {
   // An explicit stack (not recursion) keeps very deep trees off the call stack.
   const stack: WalkEntry[] = (await children(fs, startRel, opts.withStat)).reverse();
+  let visited = 0;
   while (stack.length > 0) {
     opts.signal?.throwIfAborted();
+    // Directory reads are synchronous system calls and a visit may not await
+    // anything: without a real yield a big tree would hold the event loop.
+    if (++visited % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
     const entry = stack.pop()!;
     const next = await visit(entry);
     if (next === "stop") return;

@@ -62,27 +62,28 @@ export async function markedProcesses(needle: string): Promise<number[]> {
   const sys = linuxSys();
   if (sys) {
     try {
-      return scanProc(sys, needle);
+      return await scanProc(sys, needle);
     } catch { /* no /proc: ask ps */ }
   }
   return await scanPs(needle);
 }
 
-function scanProc(sys: Sys, needle: string): number[] {
+/**
+ * Reading another process's environ takes that process's memory lock: on a
+ * busy host one read can take milliseconds, so the reads run off the event
+ * loop (Sys.pread) and the scan never holds it up (bench:loop).
+ */
+async function scanProc(sys: Sys, needle: string): Promise<number[]> {
   const want = new TextEncoder().encode(`${needle}\0`);
   const proc = sys.openat(-100, "/proc", O.RDONLY | O.DIRECTORY | O.CLOEXEC);
   const out: number[] = [];
   try {
     for (const { name } of sys.readdir(proc)) {
       if (!/^\d+$/.test(name) || Number(name) === Deno.pid) continue;
-      let fd: number;
+      const fd = await sys.openatAsync(proc, `${name}/environ`, O.RDONLY | O.CLOEXEC);
+      if (fd < 0) continue; // gone, or not ours to read
       try {
-        fd = sys.openat(proc, `${name}/environ`, O.RDONLY | O.CLOEXEC);
-      } catch {
-        continue; // gone, or not ours to read
-      }
-      try {
-        if (holds(environOf(sys, fd), want)) out.push(Number(name));
+        if (holds(await environOf(sys, fd), want)) out.push(Number(name));
       } catch {
         /* exited while read */
       } finally {
@@ -95,11 +96,11 @@ function scanProc(sys: Sys, needle: string): number[] {
   return out;
 }
 
-function environOf(sys: Sys, fd: number): Uint8Array {
+async function environOf(sys: Sys, fd: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const chunk = sys.preadSync(fd, total, 64 * 1024);
+    const chunk = await sys.pread(fd, total, 64 * 1024);
     if (chunk.length === 0) break;
     parts.push(chunk);
     total += chunk.length;
