@@ -35,6 +35,8 @@ export class Capture implements Sink {
     readonly stream: "stdout" | "stderr",
     private readonly emit: (stream: "stdout" | "stderr", data: string) => void,
     private readonly max = MAX_STREAM_BYTES,
+    /** backpressure: resolves when more may be streamed (ctx.outputRoom) */
+    private readonly room?: () => Promise<void>,
   ) {}
 
   writer(): SinkWriter {
@@ -42,7 +44,10 @@ export class Capture implements Sink {
     return {
       write: (chunk) => {
         this.add(chunk, decoder, false);
-        return Promise.resolve(true); // a capture never stops reading: the program must not block
+        // A capture never stops reading for good (the program must not block
+        // forever), but it reads no faster than the platform takes the output.
+        if (!this.room || this.capped) return Promise.resolve(true);
+        return this.room().then(() => true, () => true);
       },
       close: () => {
         this.add(new Uint8Array(), decoder, true);
@@ -161,33 +166,13 @@ export class FileSink extends Shared {
   }
 }
 
-/**
- * The pipe between two programs. Its reader is the next program's stdin,
- * unless that program redirected its stdin elsewhere: then writes fail and
- * the writer stops, so the producer gets SIGPIPE as it would under bash.
- */
-export class PipeSink extends Shared {
-  private resolveReader!: (w: WritableStreamDefaultWriter<Uint8Array> | undefined) => void;
-  private readonly reader = new Promise<WritableStreamDefaultWriter<Uint8Array> | undefined>((r) =>
-    this.resolveReader = r
-  );
+const PUMP_BUFFER_BYTES = 64 * 1024;
 
-  /** The next program started: its stdin reads this pipe. */
-  attach(stdin: WritableStream<Uint8Array>): void {
-    this.resolveReader(stdin.getWriter());
-  }
-  /** The next program did not start, or reads its stdin from elsewhere. */
-  noReader(): void {
-    this.resolveReader(undefined);
-  }
-  protected async put(chunk: Uint8Array): Promise<boolean> {
-    const w = await this.reader;
-    if (!w) return false;
-    await w.write(chunk);
-    return true;
-  }
-  protected async end(): Promise<void> {
-    await (await this.reader)?.close();
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
   }
 }
 
@@ -201,14 +186,23 @@ export async function pump(
   dest: SinkWriter,
   abandon?: AbortSignal,
 ): Promise<void> {
-  const reader = source.getReader();
+  // A byte stream (a child's pipe) is read into one reused buffer: a fresh
+  // 64 KiB chunk a read is garbage by the next one, and a flood of output
+  // outruns the collector. Every sink is done with a chunk once write resolves.
+  const byob = byobReader(source);
+  const reader = byob ?? source.getReader();
+  let buffer = new Uint8Array(PUMP_BUFFER_BYTES);
   const stop = () => void reader.cancel().catch(() => {});
   abandon?.addEventListener("abort", stop);
   if (abandon?.aborted) stop();
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+      const { value, done } = byob
+        ? await byob.read(buffer)
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done || !value) break;
+      // the read transferred the buffer into `value`: take it back for the next read
+      if (byob) buffer = new Uint8Array(value.buffer as ArrayBuffer);
       if (!(await dest.write(value))) {
         await reader.cancel(); // closes our end: the writer gets SIGPIPE
         break;
@@ -220,5 +214,98 @@ export async function pump(
     abandon?.removeEventListener("abort", stop);
     reader.releaseLock();
     await dest.close();
+  }
+}
+
+/**
+ * A pipe between two stages that the interpreter may read itself (a builtin
+ * like `read`, a loop fed by `|`) or hand to a program's stdin. Writes wait
+ * until the reader took the previous chunk; once the reader cancels (the
+ * stage ended), writes fail, so the producer gets SIGPIPE as under bash.
+ */
+export class Pipe extends Shared {
+  readonly readable: ReadableStream<Uint8Array>;
+  private ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  private cancelled = false;
+  private wake: (() => void) | undefined;
+
+  constructor() {
+    super();
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.ctrl = c;
+      },
+      pull: () => this.wakeUp(),
+      cancel: () => {
+        this.cancelled = true;
+        this.wakeUp();
+      },
+    }, { highWaterMark: 1 });
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  protected async put(chunk: Uint8Array): Promise<boolean> {
+    if (this.cancelled) return false;
+    // A copy: the writer (pump) reuses its buffer once this resolves, and the
+    // reader may still hold the chunk then (a program's stdin write in flight).
+    this.ctrl.enqueue(chunk.slice());
+    while (!this.cancelled && (this.ctrl.desiredSize ?? 0) <= 0) {
+      await new Promise<void>((r) => this.wake = r);
+    }
+    return !this.cancelled;
+  }
+
+  protected end(): Promise<void> {
+    if (!this.cancelled) {
+      try {
+        this.ctrl.close();
+      } catch {
+        // the reader cancelled meanwhile
+      }
+    }
+    return Promise.resolve();
+  }
+}
+
+/** The output of a command substitution, kept in memory up to `max` bytes. */
+export class Collect implements Sink {
+  private readonly chunks: Uint8Array[] = [];
+  bytes = 0;
+  overflow = false;
+
+  constructor(private readonly max: number) {}
+
+  writer(): SinkWriter {
+    return {
+      write: (chunk) => {
+        if (this.bytes + chunk.length > this.max) {
+          this.overflow = true;
+          return Promise.resolve(false);
+        }
+        this.chunks.push(chunk.slice());
+        this.bytes += chunk.length;
+        return Promise.resolve(true);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  text(): string {
+    const all = new Uint8Array(this.bytes);
+    let off = 0;
+    for (const c of this.chunks) {
+      all.set(c, off);
+      off += c.length;
+    }
+    return new TextDecoder().decode(all);
   }
 }

@@ -18,6 +18,8 @@ export interface DispatchSink {
   result(payload: TaskResultPayload): void;
   mcpResult(payload: McpResultPayload): void;
   output(payload: TaskOutputPayload): void;
+  /** resolves when more live output may be sent (backpressure); absent: at once */
+  outputRoom?(signal?: AbortSignal): Promise<void>;
 }
 
 export interface DispatcherOptions {
@@ -104,7 +106,7 @@ export class Dispatcher {
           this.opts.log.warn("dropped an mcp.call without a call_id (nothing to answer to)");
           return;
         }
-        // An mcp.call is an mcp_call task in another envelope (PROTOCOL.md).
+        // An mcp.call is an mcp_call task in another envelope (docs/protocol.md).
         this.submit({
           kind: "mcp",
           id: p.call_id,
@@ -218,6 +220,8 @@ export class Dispatcher {
       log,
       taskId: job.id,
       output: (stream, data) => coalescer.write(stream, data),
+      outputRoom: (signal) =>
+        this.opts.sink.outputRoom?.(signal ?? job.controller.signal) ?? Promise.resolve(),
       services: this.opts.services,
     };
     const started = performance.now();
