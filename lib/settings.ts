@@ -4,6 +4,7 @@ import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
 import { type TransportName, TRANSPORTS } from "./wire/transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./wire/limits.ts";
 
 export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
 export const ENV = {
@@ -103,7 +104,7 @@ export function resolveSettings(
       `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
     );
   }
-  const maxFrame = Number(env(ENV.maxFrameBytes) || 256 * 1024 * 1024);
+  const maxFrame = Number(env(ENV.maxFrameBytes) || DEFAULT_MAX_FRAME_BYTES);
   if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
     throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
   }

@@ -7,6 +7,7 @@ import { logger } from "../lib/log.ts";
 import { Workspace } from "../lib/fs/workspace.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
 import {
+  decodeEnvelope,
   envelope,
   type McpResultPayload,
   type TaskOutputPayload,
@@ -65,7 +66,7 @@ async function setup(maxConcurrent = 2) {
     },
   });
   const task = (task_id: string, operation: string, args: unknown = {}, extra = {}) =>
-    d.handle(envelope("task.request", { task_id, operation, args, ...extra }));
+    d.handle(inbound("task.request", { task_id, operation, args, ...extra }));
   const until = async (cond: () => boolean) => {
     for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
     if (!cond()) throw new Error("condition never became true");
@@ -84,6 +85,11 @@ async function setup(maxConcurrent = 2) {
     cleanup,
     executions: () => executions,
   };
+}
+
+/** A frame as the connection hands it over: decoded once, at the edge. */
+function inbound(type: string, payload: unknown) {
+  return decodeEnvelope(envelope(type as "task.request", payload));
 }
 
 Deno.test("results echo source_instance_id and leave zero values out (omitempty)", async () => {
@@ -122,12 +128,13 @@ Deno.test("live output is coalesced and flushed before the result", async () => 
 Deno.test("unknown operation, missing operation and missing task_id", async () => {
   const t = await setup();
   t.task("t1", "rm_everything");
-  t.d.handle(envelope("task.request", { task_id: "t2" }));
-  t.d.handle(envelope("task.request", { operation: "echo" }));
-  t.d.handle(envelope("something.new" as "welcome", { a: 1 }));
+  t.d.handle(inbound("task.request", { task_id: "t2" }));
+  t.d.handle(inbound("task.request", { operation: "echo" }));
+  t.d.handle(inbound("something.new" as "welcome", { a: 1 }));
   await t.until(() => t.results.length === 2);
-  expect(t.results[0].error).toMatch(/^unknown operation "rm_everything" \(supported: /);
-  expect(t.results[1].error).toMatch(/`operation` must be a non-empty string/);
+  const error = (id: string) => t.results.find((r) => r.task_id === id)?.error;
+  expect(error("t1")).toMatch(/^unknown operation "rm_everything" \(supported: /);
+  expect(error("t2")).toMatch(/`operation` must be a non-empty string/);
   expect(t.executions()).toBe(0);
   await t.cleanup();
 });
@@ -155,9 +162,9 @@ Deno.test("task.cancel stops a running task and removes a queued one", async () 
   t.task("run", "wait", { name: "run" });
   t.task("queued", "wait", { name: "queued" });
   await t.until(() => t.order.length === 1);
-  t.d.handle(envelope("task.cancel", { task_id: "queued" }));
-  t.d.handle(envelope("task.cancel", { task_id: "run" }));
-  t.d.handle(envelope("task.cancel", { task_id: "never-heard-of" }));
+  t.d.handle(inbound("task.cancel", { task_id: "queued" }));
+  t.d.handle(inbound("task.cancel", { task_id: "run" }));
+  t.d.handle(inbound("task.cancel", { task_id: "never-heard-of" }));
   await t.until(() => t.results.length === 2);
   expect(t.results.map((r) => [r.task_id, r.success, r.error])).toEqual([
     ["queued", false, "task cancelled"],
@@ -197,9 +204,9 @@ Deno.test("remembered results expire", async () => {
     operations: { count: () => Promise.resolve({ n: ++runs }) },
     sink: { result: (p) => results.push(p), mcpResult: () => {}, output: () => {} },
   });
-  d.handle(envelope("task.request", { task_id: "x", operation: "count" }));
+  d.handle(inbound("task.request", { task_id: "x", operation: "count" }));
   await new Promise((r) => setTimeout(r, 20));
-  d.handle(envelope("task.request", { task_id: "x", operation: "count" }));
+  d.handle(inbound("task.request", { task_id: "x", operation: "count" }));
   await new Promise((r) => setTimeout(r, 20));
   expect(runs).toBe(2);
   await Deno.remove(dir, { recursive: true });
@@ -208,7 +215,7 @@ Deno.test("remembered results expire", async () => {
 Deno.test("mcp.call becomes an mcp_call and is answered with mcp.result", async () => {
   const t = await setup();
   t.d.handle(
-    envelope("mcp.call", {
+    inbound("mcp.call", {
       call_id: "c1",
       server: { name: "s" },
       tool_name: "tool",

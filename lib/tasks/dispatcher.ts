@@ -5,7 +5,7 @@ import type { OperationContext, OperationHandler, Services } from "./context.ts"
 import { OPERATIONS } from "../operations/mod.ts";
 import { OutputCoalescer } from "./output_stream.ts";
 import {
-  type Envelope,
+  type Inbound,
   type McpResultPayload,
   type TaskOutputPayload,
   taskResult,
@@ -79,45 +79,54 @@ export class Dispatcher {
     return this.running + this.queue.length;
   }
 
-  /** Takes one parsed frame from the connection. Never throws. */
-  handle(env: Envelope<Record<string, unknown>>): void {
-    const p = env.payload;
-    switch (env.type) {
-      case "task.request":
-        if (typeof p.task_id !== "string" || p.task_id === "") {
-          this.opts.log.warn("dropped a task.request without a task_id (nothing to answer to)");
-          return;
-        }
+  /** Takes one decoded frame from the connection. Never throws. */
+  handle(msg: Inbound): void {
+    switch (msg.kind) {
+      case "welcome": // the connection's business
+        return;
+      case "task": {
+        const r = msg.request;
         this.submit({
           kind: "task",
-          id: p.task_id,
-          traceId: typeof p.trace_id === "string" ? p.trace_id : "",
-          sourceInstanceId: typeof p.source_instance_id === "string"
-            ? p.source_instance_id
-            : undefined,
-          operation: typeof p.operation === "string" ? p.operation : "",
-          args: p.args,
+          id: r.task_id,
+          traceId: r.trace_id,
+          sourceInstanceId: r.source_instance_id,
+          operation: r.operation,
+          args: r.args,
         });
         return;
-      case "mcp.call":
-        if (typeof p.call_id !== "string" || p.call_id === "") {
-          this.opts.log.warn("dropped an mcp.call without a call_id (nothing to answer to)");
-          return;
-        }
-        // An mcp.call is an mcp_call task in another envelope (PROTOCOL.md).
+      }
+      case "mcp": {
+        const c = msg.call;
+        // An mcp.call is an mcp_call task in another envelope (docs/protocol.md).
         this.submit({
           kind: "mcp",
-          id: p.call_id,
+          id: c.call_id,
           traceId: "",
           operation: "mcp_call",
-          args: { server: p.server, tool_name: p.tool_name, args: p.arguments ?? {} },
+          args: { server: c.server, tool_name: c.tool_name, args: c.arguments },
         });
         return;
-      case "task.cancel":
-        if (typeof p.task_id === "string") this.cancel(p.task_id);
+      }
+      case "cancel":
+        this.cancel(msg.task_id);
         return;
-      default:
-        this.opts.log.warn("ignored a message of unknown type {type}", { type: env.type });
+      case "unknown":
+        this.opts.log.warn("ignored a message of unknown type {type}", { type: msg.type });
+        return;
+      case "invalid":
+        if (!msg.reply) {
+          this.opts.log.warn("dropped a malformed frame (nothing to answer to): {reason}", {
+            reason: msg.reason,
+          });
+          return;
+        }
+        this.opts.log.warn("refused {id}: {reason}", { id: msg.reply.id, reason: msg.reason });
+        this.answer(msg.reply.kind, msg.reply.id, msg.reply.source_instance_id, {
+          success: false,
+          error: msg.reason,
+        });
+        return;
     }
   }
 
@@ -204,9 +213,7 @@ export class Dispatcher {
       : undefined;
     if (!handler) {
       const known = Object.keys(this.operations).join(", ");
-      const error = job.operation === ""
-        ? `invalid task.request: \`operation\` must be a non-empty string (supported: ${known})`
-        : `unknown operation ${JSON.stringify(job.operation)} (supported: ${known})`;
+      const error = `unknown operation ${JSON.stringify(job.operation)} (supported: ${known})`;
       log.warn(error);
       return { success: false, error };
     }

@@ -2,14 +2,15 @@ import type { Logger } from "../deps.ts";
 import { Backoff } from "./backoff.ts";
 import { Outbox } from "./outbox.ts";
 import {
-  type Envelope,
+  decodeInbound,
   envelope,
   type HeartbeatPayload,
+  type Inbound,
   type MessageType,
-  parseFrame,
   type WelcomePayload,
 } from "./protocol.ts";
 import { type Dialer, DialError, type Socket } from "./transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
 
 export interface ConnectionOptions {
   url: string;
@@ -18,8 +19,8 @@ export interface ConnectionOptions {
   log: Logger;
   /** builds a heartbeat; `first` asks for the environment block */
   heartbeat(identity: WelcomePayload, first: boolean): Promise<HeartbeatPayload>;
-  /** every parsed frame other than `welcome` */
-  onMessage(env: Envelope<Record<string, unknown>>): void;
+  /** every decoded frame other than `welcome` (invalid and unknown ones too: the dispatcher answers or logs them) */
+  onMessage(msg: Inbound): void;
   welcomeTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   connectTimeoutMs?: number;
@@ -46,7 +47,7 @@ export function redactUrl(url: string): string {
  * an outbox so none is lost to a reconnect. It knows nothing about tasks.
  */
 export class Connection {
-  identity: WelcomePayload = { worknode_id: "", name: "", labels: [] };
+  private _identity: WelcomePayload = { worknode_id: "", name: "", labels: [] };
   private socket?: Socket;
   private stopped = false;
   private wake?: () => void;
@@ -67,6 +68,11 @@ export class Connection {
           message_id: env.id,
         }),
     );
+  }
+
+  /** who the platform says we are (the last `welcome`) */
+  get identity(): Readonly<WelcomePayload> {
+    return this._identity;
   }
 
   get connected(): boolean {
@@ -179,24 +185,19 @@ export class Connection {
 
     const socket = await this.opts.dial(url.toString(), {
       onMessage: (text) => {
-        const frame = parseFrame(text);
-        if (!frame.ok) {
-          log.warn("dropped a malformed frame: {reason}", { reason: frame.reason });
+        const msg = decodeInbound(text);
+        if (msg.kind === "welcome") {
+          this._identity = msg.welcome; // a later welcome renames us; the next heartbeat says so
+          welcomed(msg.welcome);
           return;
         }
-        if (frame.envelope.type === "welcome") {
-          const w = readWelcome(frame.envelope.payload);
-          this.identity = w; // a later welcome renames us; the next heartbeat says so
-          welcomed(w);
-          return;
-        }
-        this.opts.onMessage(frame.envelope);
+        this.opts.onMessage(msg);
       },
       onClose: (code, reason) => closed({ code, reason }),
     }, {
       headers: { Authorization: `Bearer ${this.opts.token}` },
       timeoutMs: this.opts.connectTimeoutMs ?? 30_000,
-      maxPayload: this.opts.maxFrameBytes ?? 256 * 1024 * 1024,
+      maxPayload: this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     });
     if (this.stopped) {
       socket.close(1000, "runner shutting down");
@@ -214,20 +215,20 @@ export class Connection {
     ]);
     clearTimeout(timer);
     if (identity) {
-      this.identity = identity;
+      this._identity = identity;
       log.info("welcomed as {worknode_id} ({name})", { ...identity });
     } else {
       log.warn("no welcome from the platform within {ms} ms; going on with an empty identity", {
         ms: timeout,
       });
-      this.identity = { worknode_id: "", name: "", labels: [] };
+      this._identity = { worknode_id: "", name: "", labels: [] };
     }
 
     this.socket = socket;
     backoff.reset();
     const beat = async (first: boolean) => {
       try {
-        const payload = await this.opts.heartbeat(this.identity, first);
+        const payload = await this.opts.heartbeat(this._identity, first);
         if (this.socket === socket) {
           await socket.send(JSON.stringify(envelope("heartbeat", payload)));
         }
@@ -257,15 +258,4 @@ export class Connection {
       log.warn("connection lost ({code}{reason})", { code, reason: reason ? `: ${reason}` : "" });
     }
   }
-}
-
-function readWelcome(payload: Record<string, unknown>): WelcomePayload {
-  const labels = Array.isArray(payload.labels)
-    ? payload.labels.filter((l) => typeof l === "string")
-    : [];
-  return {
-    worknode_id: typeof payload.worknode_id === "string" ? payload.worknode_id : "",
-    name: typeof payload.name === "string" ? payload.name : "",
-    labels,
-  };
 }

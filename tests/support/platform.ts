@@ -1,6 +1,6 @@
 /**
  * A platform simulator: a real WebSocket server on 127.0.0.1 that speaks the
- * platform's side of PROTOCOL.md. Tests and `deno task demo` drive the real
+ * platform's side of docs/protocol.md. Tests and `deno task demo` drive the real
  * runner through it; nothing of the runner is mocked.
  */
 import {
