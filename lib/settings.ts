@@ -17,6 +17,7 @@ export const ENV = {
   maxConcurrent: "FLASHDUTY_RUNNER_MAX_CONCURRENT_TASKS",
   transport: "FLASHDUTY_RUNNER_TRANSPORT",
   maxFrameBytes: "FLASHDUTY_RUNNER_MAX_FRAME_BYTES",
+  pingIntervalMs: "FLASHDUTY_RUNNER_PING_INTERVAL_MS",
 } as const;
 
 export interface RunFlags {
@@ -40,6 +41,8 @@ export interface RunSettings {
   transport: TransportName;
   /** a frame larger than this closes the connection (1009) instead of exhausting memory */
   maxFrameBytes: number;
+  /** liveness: a ping this often; one unanswered when the next is due drops the connection */
+  pingIntervalMs: number;
 }
 
 /** An environment variable, or undefined when unset or not readable (no --allow-env for it). */
@@ -108,6 +111,10 @@ export function resolveSettings(
   if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
     throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
   }
+  const pingIntervalMs = Number(env(ENV.pingIntervalMs) || 30_000);
+  if (!Number.isInteger(pingIntervalMs) || pingIntervalMs < 100) {
+    throw new UsageError(`${ENV.pingIntervalMs} must be an integer of at least 100`);
+  }
   return {
     token,
     url,
@@ -117,5 +124,6 @@ export function resolveSettings(
     maxConcurrent,
     transport: transport as TransportName,
     maxFrameBytes: maxFrame,
+    pingIntervalMs,
   };
 }

@@ -60,8 +60,8 @@ async function setup(maxConcurrent = 2) {
     maxConcurrent,
     operations,
     sink: {
-      result: (p) => results.push(p),
-      mcpResult: (p) => mcp.push(p),
+      result: (p) => void results.push(p),
+      mcpResult: (p) => void mcp.push(p),
       output: (p) => outputs.push(p),
     },
   });
@@ -202,7 +202,7 @@ Deno.test("remembered results expire", async () => {
     log: logger("test"),
     rememberMs: 0,
     operations: { count: () => Promise.resolve({ n: ++runs }) },
-    sink: { result: (p) => results.push(p), mcpResult: () => {}, output: () => {} },
+    sink: { result: (p) => void results.push(p), mcpResult: () => {}, output: () => {} },
   });
   d.handle(inbound("task.request", { task_id: "x", operation: "count" }));
   await new Promise((r) => setTimeout(r, 20));

@@ -1,6 +1,6 @@
 import type { Logger } from "../deps.ts";
 import { Backoff } from "./backoff.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, type Settled } from "./outbox.ts";
 import {
   decodeInbound,
   envelope,
@@ -23,6 +23,12 @@ export interface ConnectionOptions {
   onMessage(msg: Inbound): void;
   welcomeTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * Liveness: a transport ping this often; one still unanswered when the next
+   * is due ends the connection. Independent of sends, so a peer that went
+   * silent while output was streaming is noticed within two intervals.
+   */
+  pingIntervalMs?: number;
   connectTimeoutMs?: number;
   maxFrameBytes?: number;
   backoff?: Backoff;
@@ -52,6 +58,8 @@ export class Connection {
   private stopped = false;
   private wake?: () => void;
   private loop?: Promise<void>;
+  /** resolves when the current session ends (a fresh one per session) */
+  private sessionEnded: Promise<void> = Promise.resolve();
   private flushing = false;
   private closedByUs?: () => void;
   readonly outbox: Outbox;
@@ -60,13 +68,13 @@ export class Connection {
 
   constructor(private readonly opts: ConnectionOptions) {
     this.outbox = new Outbox(
-      1000,
+      10_000,
       64 * 1024 * 1024,
       (env) =>
-        opts.log.error("outbox full: dropped the oldest undelivered {type}", {
-          type: env.type,
-          message_id: env.id,
-        }),
+        opts.log.error(
+          "outbox full while disconnected: dropped the oldest undelivered {type} ({dropped} so far)",
+          { type: env.type, message_id: env.id, dropped: this.outbox.dropped },
+        ),
     );
   }
 
@@ -92,10 +100,15 @@ export class Connection {
     await this.loop;
   }
 
-  /** Reliable delivery: results go out now, or after the next connect. */
-  deliver(type: MessageType, payload: unknown): void {
-    this.outbox.push(envelope(type, payload));
-    void this.flush();
+  /**
+   * Reliable delivery: results go out now, or after the next connect. Never
+   * dropped while connected; `settled` says when it left the queue.
+   */
+  deliver(type: MessageType, payload: unknown): { bytes: number; settled: Promise<Settled> } {
+    const queued = this.outbox.push(envelope(type, payload));
+    if (this.socket) void this.flush();
+    else this.outbox.trim();
+    return queued;
   }
 
   /** Best-effort: dropped while disconnected (live output, heartbeats). */
@@ -114,24 +127,24 @@ export class Connection {
     return this.outbox.size === 0 && !this.flushing;
   }
 
+  /** Sends the outbox oldest first; a message leaves it only once the socket took it. */
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.socket && this.outbox.size > 0) {
+      for (let item = this.outbox.peek(); item && this.socket; item = this.outbox.peek()) {
         const socket = this.socket;
-        const batch = this.outbox.takeAll();
-        for (let i = 0; i < batch.length; i++) {
-          try {
-            await socket.send(batch[i].text);
-          } catch {
-            this.outbox.unshift(batch.slice(i)); // kept for the next connection
-            return;
-          }
-        }
+        // A send to a silent peer may never complete: the session's end frees the loop.
+        const sent = await Promise.race([
+          socket.send(item.text).then(() => true, () => false),
+          this.sessionEnded.then(() => false),
+        ]);
+        if (!sent || this.socket !== socket) return; // kept for the next connection
+        this.outbox.shift();
       }
     } finally {
       this.flushing = false;
+      if (!this.socket) this.outbox.trim();
     }
   }
 
@@ -224,9 +237,15 @@ export class Connection {
       this._identity = { worknode_id: "", name: "", labels: [] };
     }
 
+    const ended = Promise.withResolvers<void>();
+    this.sessionEnded = ended.promise;
     this.socket = socket;
     backoff.reset();
+    let beating = false;
     const beat = async (first: boolean) => {
+      // A heartbeat still being written (a stalled socket) is not piled on.
+      if (beating) return;
+      beating = true;
       try {
         const payload = await this.opts.heartbeat(this._identity, first);
         if (this.socket === socket) {
@@ -234,26 +253,40 @@ export class Connection {
         }
       } catch (err) {
         log.debug("heartbeat not sent: {reason}", { reason: (err as Error).message });
+      } finally {
+        beating = false;
       }
     };
-    await beat(true);
-    void this.flush();
-    const interval = setInterval(async () => {
-      await beat(false);
-      // A half-open TCP connection never reports a close: probe it.
-      if (socket.ping && !(await socket.ping(20_000)) && this.socket === socket) {
-        log.warn("no pong from the platform; dropping the connection");
-        socket.close(4000, "ping timeout");
-        closed({ code: 4000, reason: "ping timeout" });
-      }
-    }, this.opts.heartbeatIntervalMs ?? 30_000);
+    void beat(true).then(() => this.flush());
+    const heartbeats = setInterval(() => void beat(false), this.opts.heartbeatIntervalMs ?? 30_000);
+    // Liveness never waits on a send: its own timer, the transport's ping.
+    const pingMs = this.opts.pingIntervalMs ?? 30_000;
+    let unanswered = false;
+    const pings = socket.ping
+      ? setInterval(() => {
+        if (unanswered) {
+          log.warn("no pong from the platform within {ms} ms; dropping the connection", {
+            ms: pingMs,
+          });
+          if (socket.terminate) socket.terminate();
+          else socket.close(4000, "ping timeout");
+          closed({ code: 4000, reason: "ping timeout" });
+          return;
+        }
+        unanswered = true;
+        socket.ping!(() => unanswered = false);
+      }, pingMs)
+      : undefined;
 
     const stopWait = new Promise<{ code: number; reason: string }>((r) =>
       this.closedByUs = () => r({ code: 1000, reason: "runner shutting down" })
     );
     const { code, reason } = await Promise.race([closedP, stopWait]);
-    clearInterval(interval);
+    clearInterval(heartbeats);
+    clearInterval(pings);
     this.socket = undefined;
+    ended.resolve();
+    this.outbox.trim();
     if (!this.stopped) {
       log.warn("connection lost ({code}{reason})", { code, reason: reason ? `: ${reason}` : "" });
     }

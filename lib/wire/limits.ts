@@ -36,10 +36,14 @@ export const FIELD_LIMITS = {
   id: 1024,
   /** a bash command; Linux caps one exec argument at 128 KiB, a script may be longer */
   command: 1 * MiB,
-  /** path, workdir, skill_dir, skill_name (PATH_MAX is 4096 bytes) */
-  path: 4096,
-  /** a glob or grep pattern, one ignore or include pattern */
-  pattern: 8192,
+  /**
+   * path, workdir, skill_dir, skill_name. PATH_MAX is 4096 bytes, but `.` and
+   * `..` segments are resolved here before the kernel sees the path, so the
+   * raw text may be longer (and a long `../../…` still gets `path escapes workspace`).
+   */
+  path: 16_384,
+  /** a glob or grep pattern, one ignore or include pattern (a glob may spell a long path) */
+  pattern: 16_384,
   /** how many ignore / include patterns */
   patterns: 1024,
   /** a webfetch URL (what common servers accept in a request line) */

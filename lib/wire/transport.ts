@@ -15,8 +15,13 @@ export interface Socket {
   /** resolves once the frame is handed to the OS; rejects when the socket is no longer open */
   send(text: string): Promise<void>;
   close(code?: number, reason?: string): void;
-  /** transport-level liveness probe; resolves false when no pong arrives in time */
-  ping?(timeoutMs: number): Promise<boolean>;
+  /** drops the connection at once, without a closing handshake (a silent peer would not answer one) */
+  terminate?(): void;
+  /**
+   * Transport-level liveness probe: sends a ping and calls `onPong` when the
+   * pong comes. Never waits on queued sends; the caller keeps the time.
+   */
+  ping?(onPong: () => void): void;
 }
 
 export interface SocketHandlers {
@@ -76,6 +81,8 @@ export const dialWs: Dialer = (url, handlers, opts) =>
       if (!open) reject(new DialError("network", err.message));
       else lastError = err.message; // e.g. "Max payload size exceeded": said when it closes
     });
+    let pong: (() => void) | undefined;
+    ws.on("pong", () => pong?.());
     ws.on("open", () => {
       open = true;
       resolve({
@@ -86,20 +93,13 @@ export const dialWs: Dialer = (url, handlers, opts) =>
             else ws.send(text, (err?: Error) => err ? fail(err) : done());
           }),
         close: (code, reason) => ws.close(code, reason),
-        ping: (timeoutMs) =>
-          new Promise((done) => {
-            const timer = setTimeout(() => done(false), timeoutMs);
-            ws.once("pong", () => {
-              clearTimeout(timer);
-              done(true);
-            });
-            try {
-              ws.ping();
-            } catch {
-              clearTimeout(timer);
-              done(false);
-            }
-          }),
+        terminate: () => ws.terminate(),
+        ping: (onPong) => {
+          pong = onPong;
+          try {
+            ws.ping();
+          } catch { /* not open: no pong will come, and the caller's timer says so */ }
+        },
       });
     });
     ws.on("message", (data: unknown, isBinary: boolean) => {
