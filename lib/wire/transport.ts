@@ -1,4 +1,5 @@
 import { NodeWebSocket } from "../deps.ts";
+import { beforeLargeText, InboundQueue } from "./large_frames.ts";
 
 /**
  * The WebSocket client, behind one small interface so it can be swapped.
@@ -83,6 +84,7 @@ export const dialWs: Dialer = (url, handlers, opts) =>
     });
     let pong: (() => void) | undefined;
     ws.on("pong", () => pong?.());
+    const inbound = new InboundQueue((text) => handlers.onMessage(text));
     ws.on("open", () => {
       open = true;
       resolve({
@@ -104,7 +106,9 @@ export const dialWs: Dialer = (url, handlers, opts) =>
     });
     ws.on("message", (data: unknown, isBinary: boolean) => {
       if (isBinary) return; // the protocol is JSON text frames only
-      handlers.onMessage(String(data));
+      const bytes = (data as Uint8Array).length;
+      beforeLargeText(bytes);
+      inbound.push(String(data), bytes);
     });
     ws.on("close", (code: number, reason: unknown) => {
       if (open) handlers.onClose(code, String(reason ?? "") || lastError);
