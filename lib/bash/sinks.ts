@@ -221,3 +221,94 @@ export async function pump(
     await dest.close();
   }
 }
+
+/**
+ * A pipe between two stages that the interpreter may read itself (a builtin
+ * like `read`, a loop fed by `|`) or hand to a program's stdin. Writes wait
+ * until the reader took the previous chunk; once the reader cancels (the
+ * stage ended), writes fail, so the producer gets SIGPIPE as under bash.
+ */
+export class Pipe extends Shared {
+  readonly readable: ReadableStream<Uint8Array>;
+  private ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  private cancelled = false;
+  private wake: (() => void) | undefined;
+
+  constructor() {
+    super();
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.ctrl = c;
+      },
+      pull: () => this.wakeUp(),
+      cancel: () => {
+        this.cancelled = true;
+        this.wakeUp();
+      },
+    }, { highWaterMark: 1 });
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  protected async put(chunk: Uint8Array): Promise<boolean> {
+    if (this.cancelled) return false;
+    this.ctrl.enqueue(chunk);
+    while (!this.cancelled && (this.ctrl.desiredSize ?? 0) <= 0) {
+      await new Promise<void>((r) => this.wake = r);
+    }
+    return !this.cancelled;
+  }
+
+  protected end(): Promise<void> {
+    if (!this.cancelled) {
+      try {
+        this.ctrl.close();
+      } catch {
+        // the reader cancelled meanwhile
+      }
+    }
+    return Promise.resolve();
+  }
+}
+
+/** The output of a command substitution, kept in memory up to `max` bytes. */
+export class Collect implements Sink {
+  private readonly chunks: Uint8Array[] = [];
+  bytes = 0;
+  overflow = false;
+
+  constructor(private readonly max: number) {}
+
+  writer(): SinkWriter {
+    return {
+      write: (chunk) => {
+        if (this.bytes + chunk.length > this.max) {
+          this.overflow = true;
+          return Promise.resolve(false);
+        }
+        this.chunks.push(chunk.slice());
+        this.bytes += chunk.length;
+        return Promise.resolve(true);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  text(): string {
+    const all = new Uint8Array(this.bytes);
+    let off = 0;
+    for (const c of this.chunks) {
+      all.set(c, off);
+      off += c.length;
+    }
+    return new TextDecoder().decode(all);
+  }
+}
