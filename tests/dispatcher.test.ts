@@ -261,3 +261,101 @@ Deno.test("drain lets a task that finishes within the grace succeed", async () =
   expect(t.results).toEqual([{ task_id: "quick", success: true, result: { name: "quick" } }]);
   await t.cleanup();
 });
+
+/** A dispatcher whose sink holds each answer "in the outbox" until released. */
+async function queuedSetup(
+  opts: { resultBudgetBytes?: number; maxQueued?: number; maxConcurrent?: number } = {},
+) {
+  const dir = await Deno.makeTempDir();
+  const results: TaskResultPayload[] = [];
+  const held: (() => void)[] = [];
+  let runs = 0;
+  const gate = Promise.withResolvers<void>();
+  const d = new Dispatcher({
+    workspace: await Workspace.open(dir),
+    policy: () => compilePolicy(emptyConfig()),
+    services: openServices({ log: logger("test") }),
+    log: logger("test"),
+    ...opts,
+    operations: {
+      count: () => Promise.resolve({ n: ++runs, pad: "x".repeat(100) }),
+      block: () => gate.promise.then(() => ({})),
+    },
+    sink: {
+      result: (p) => {
+        results.push(p);
+        const settled = Promise.withResolvers<void>();
+        held.push(settled.resolve);
+        return { bytes: JSON.stringify(p).length, settled: settled.promise };
+      },
+      mcpResult: () => {},
+      output: () => {},
+    },
+  });
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    if (!cond()) throw new Error("condition never became true");
+  };
+  const send = (task_id: string, operation = "count") =>
+    d.handle(inbound("task.request", { task_id, operation }));
+  return {
+    d,
+    results,
+    until,
+    send,
+    runs: () => runs,
+    deliverAll: async () => {
+      for (const r of held.splice(0)) r();
+      await new Promise((r) => setTimeout(r, 10));
+    },
+    unblock: () => gate.resolve(),
+    cleanup: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+Deno.test("a re-send whose answer is still queued gets no second answer; once sent, it gets the same again", async () => {
+  const t = await queuedSetup();
+  t.send("q");
+  await t.until(() => t.results.length === 1);
+  t.send("q"); // the first answer has not left the outbox
+  await new Promise((r) => setTimeout(r, 30));
+  expect(t.results.length).toBe(1);
+  await t.deliverAll();
+  t.send("q"); // sent, maybe lost with the connection: answered again
+  await t.until(() => t.results.length === 2);
+  expect(t.results[1]).toEqual(t.results[0]);
+  expect(t.runs()).toBe(1);
+  await t.cleanup();
+});
+
+Deno.test("past the result budget a re-send gets `already ran`, never a second run", async () => {
+  const t = await queuedSetup({ resultBudgetBytes: 400 });
+  for (const id of ["a", "b", "c", "d", "e"]) t.send(id);
+  await t.until(() => t.results.length === 5);
+  await t.deliverAll();
+  t.send("a"); // its answer was let go to stay within 400 bytes
+  await t.until(() => t.results.length === 6);
+  expect(t.results[5]).toMatchObject({ task_id: "a", success: false });
+  expect(t.results[5].error).toMatch(
+    /^a already ran \d+ s ago and is not run twice; its result \(\d+ bytes\) is no longer kept$/,
+  );
+  t.send("e"); // the newest is still kept
+  await t.until(() => t.results.length === 7);
+  expect(t.results[6].success).toBe(true);
+  expect(t.runs()).toBe(5);
+  await t.cleanup();
+});
+
+Deno.test("past the queue bound a request is answered `runner busy` at once", async () => {
+  const t = await queuedSetup({ maxConcurrent: 1, maxQueued: 2 });
+  t.send("run", "block");
+  t.send("w1", "block");
+  t.send("w2", "block");
+  t.send("over", "block");
+  await t.until(() => t.results.length === 1);
+  expect(t.results[0]).toMatchObject({ task_id: "over", success: false });
+  expect(t.results[0].error).toMatch(/^runner busy: 2 requests are already queued/);
+  t.unblock();
+  await t.until(() => t.results.length === 4);
+  await t.cleanup();
+});
