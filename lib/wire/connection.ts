@@ -139,8 +139,12 @@ export class Connection {
           socket.send(item.text).then(() => true, () => false),
           this.sessionEnded.then(() => false),
         ]);
-        if (!sent || this.socket !== socket) return; // kept for the next connection
-        this.outbox.shift();
+        if (!sent) {
+          // kept: a connection that replaced this one meanwhile takes it now, else the next one
+          if (this.socket && this.socket !== socket) continue;
+          return;
+        }
+        this.outbox.shift(); // handed to the OS: if the connection dies now, a re-send is answered
       }
     } finally {
       this.flushing = false;
