@@ -61,14 +61,15 @@ export async function runBash(
   if (!plan.allowed) throw new TaskError(denialMessage(plan));
   if (plan.script) await preflightRedirects(plan.script, ws, cwd);
 
-  const stdout = new Capture("stdout", ctx.output);
-  const stderr = new Capture("stderr", ctx.output);
   const tree = new ProcessTree();
   const seconds = req.timeout && req.timeout > 0
     ? Math.min(req.timeout, MAX_TIMEOUT_SEC)
     : DEFAULT_TIMEOUT_SEC;
   let why: "timeout" | "cancel" | undefined;
   const abandon = new AbortController();
+  const room = ctx.outputRoom && (() => ctx.outputRoom!(abandon.signal));
+  const stdout = new Capture("stdout", ctx.output, undefined, room);
+  const stderr = new Capture("stderr", ctx.output, undefined, room);
   const stop = (reason: "timeout" | "cancel") => {
     why ??= reason;
     void tree.killAll().then(() => abandon.abort());

@@ -33,6 +33,8 @@ export class Capture implements Sink {
     readonly stream: "stdout" | "stderr",
     private readonly emit: (stream: "stdout" | "stderr", data: string) => void,
     private readonly max = MAX_STREAM_BYTES,
+    /** backpressure: resolves when more may be streamed (ctx.outputRoom) */
+    private readonly room?: () => Promise<void>,
   ) {}
 
   writer(): SinkWriter {
@@ -40,7 +42,10 @@ export class Capture implements Sink {
     return {
       write: (chunk) => {
         this.add(chunk, decoder, false);
-        return Promise.resolve(true); // a capture never stops reading: the program must not block
+        // A capture never stops reading for good (the program must not block
+        // forever), but it reads no faster than the platform takes the output.
+        if (!this.room || this.capped) return Promise.resolve(true);
+        return this.room().then(() => true, () => true);
       },
       close: () => {
         this.add(new Uint8Array(), decoder, true);
@@ -190,6 +195,16 @@ export class PipeSink extends Shared {
   }
 }
 
+const PUMP_BUFFER_BYTES = 64 * 1024;
+
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
 /**
  * Copies a program's output into a destination; stops reading when nobody
  * reads on, or when `abandon` fires (after a kill: a process that escaped the
@@ -200,14 +215,23 @@ export async function pump(
   dest: SinkWriter,
   abandon?: AbortSignal,
 ): Promise<void> {
-  const reader = source.getReader();
+  // A byte stream (a child's pipe) is read into one reused buffer: a fresh
+  // 64 KiB chunk a read is garbage by the next one, and a flood of output
+  // outruns the collector. Every sink is done with a chunk once write resolves.
+  const byob = byobReader(source);
+  const reader = byob ?? source.getReader();
+  let buffer = new Uint8Array(PUMP_BUFFER_BYTES);
   const stop = () => void reader.cancel().catch(() => {});
   abandon?.addEventListener("abort", stop);
   if (abandon?.aborted) stop();
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+      const { value, done } = byob
+        ? await byob.read(buffer)
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done || !value) break;
+      // the read transferred the buffer into `value`: take it back for the next read
+      if (byob) buffer = new Uint8Array(value.buffer as ArrayBuffer);
       if (!(await dest.write(value))) {
         await reader.cancel(); // closes our end: the writer gets SIGPIPE
         break;

@@ -22,6 +22,8 @@ export interface Socket {
    * pong comes. Never waits on queued sends; the caller keeps the time.
    */
   ping?(onPong: () => void): void;
+  /** bytes sent but not yet handed to the OS (the WebSocket's bufferedAmount) */
+  bufferedAmount?(): number;
 }
 
 export interface SocketHandlers {
@@ -100,6 +102,7 @@ export const dialWs: Dialer = async (url, handlers, opts) => {
           }),
         close: (code, reason) => ws.close(code, reason),
         terminate: () => ws.terminate(),
+        bufferedAmount: () => ws.bufferedAmount,
         ping: (onPong) => {
           pong = onPong;
           try {
@@ -153,6 +156,7 @@ export const dialNative: Dialer = (url, handlers, opts) =>
           return Promise.resolve();
         },
         close: (code, reason) => ws.close(code, reason),
+        bufferedAmount: () => ws.bufferedAmount,
       });
     };
     ws.onmessage = (ev) => {
