@@ -11,7 +11,7 @@ import type { Workspace } from "../fs/workspace.ts";
 import { Interpreter } from "./interp.ts";
 import { preflightRedirects } from "./preflight.ts";
 import { findProgram, searchPath as programSearchPath } from "../proc/program_path.ts";
-import { childEnv } from "../proc/child_env.ts";
+import { childEnv, commandTmpDir } from "../proc/child_env.ts";
 import { TaskMarker } from "../proc/task_marker.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";
@@ -50,7 +50,7 @@ export async function runBash(
   const cwd = await workdir(ws, req.workdir);
   // every process of this task carries the marker, however it detaches (lib/proc/task_marker.ts)
   const marker = new TaskMarker();
-  const env = marker.mark(hooks.env ?? childEnv());
+  const env = marker.mark(hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) }));
   const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {

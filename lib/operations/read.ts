@@ -1,7 +1,8 @@
 import { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { ReadResult } from "../wire/protocol.ts";
+import type { ReadArgs, ReadResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 
 /** One read's cap: its base64 must still fit in a sane WebSocket frame. */
 export const MAX_READ_BYTES = 16 * 1024 * 1024;
@@ -13,10 +14,10 @@ export const MAX_READ_BYTES = 16 * 1024 * 1024;
  * directory swapped for a symlink mid-read is never followed out.
  */
 export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> => {
-  const args = Args.of("read", rawArgs);
-  const path = args.string("path");
-  const offset = Math.max(0, Math.floor(args.optionalNumber("offset") ?? 0));
-  const limit = Math.floor(args.optionalNumber("limit") ?? 0);
+  const args = readArgs(rawArgs);
+  const path = args.path;
+  const offset = Math.max(0, Math.floor(args.offset ?? 0));
+  const limit = Math.floor(args.limit ?? 0);
   const ws = ctx.workspace;
   const file = await ws.fs.openFile(ws.lexical(path), path, "read").catch((err) => {
     throw err instanceof Deno.errors.NotFound ? new TaskError(`file not found: ${path}`) : err;
@@ -37,3 +38,12 @@ export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> 
     file.close();
   }
 };
+
+export function readArgs(raw: unknown): ReadArgs {
+  const args = Args.of("read", raw);
+  return {
+    path: args.string("path", FIELD_LIMITS.path),
+    offset: args.optionalNumber("offset"),
+    limit: args.optionalNumber("limit"),
+  };
+}

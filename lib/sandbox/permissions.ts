@@ -150,7 +150,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
   if (input.denoDir) read.push(absolute(input.denoDir));
 
   const pathEnv = input.path ?? envPath();
-  const run = programs(input.config.permission.bash, pathEnv, workspace, notes);
+  const run = allowedPrograms(input.config.permission.bash, pathEnv, workspace, notes);
   // The runner finds programs itself (stat, realpath of each PATH entry): that is a read.
   if (run === "all" || run.length > 0) read.push(...searchDirs(pathEnv, workspace));
   const { net, denyNet } = network(input.config, input.platformUrl, notes);
@@ -200,8 +200,10 @@ function libcGrant(notes: string[]): string[] {
     return [];
   }
   notes.push(
-    `--allow-ffi=${libc}: workspace files are opened with openat2(RESOLVE_BENEATH) through ` +
-      "the C library, so no symlink swapped in mid-task is followed out (lib/fs/beneath.ts)",
+    `--allow-ffi=${libc}: the runner makes itself non-dumpable (prctl), so programs it ` +
+      "starts cannot read its memory or environment through /proc; workspace files are " +
+      "opened with openat2(RESOLVE_BENEATH) through the C library, so no symlink swapped in " +
+      "mid-task is followed out (lib/fs/beneath.ts)",
   );
   return [libc];
 }
@@ -244,12 +246,14 @@ export function describePermissions(p: DenoPermissions): string {
 }
 
 /**
- * Which programs the bash rules can start. Every allow rule counts, even
+ * Which programs the bash rules can start (with `kill` and `ps`, which stop
+ * their process trees), or "all". Every allow rule counts, even
  * one a later deny narrows (`kubectl *` allow, `kubectl delete *` deny still
- * runs kubectl): the run list is a superset of what the rules allow, and
- * the rules stay the precise check.
+ * runs kubectl): the list is a superset of what the rules allow, and
+ * the rules stay the precise check. The one derivation behind both Deno's
+ * `--allow-run` and the kernel layer's execute list (landlock_rules.ts).
  */
-function programs(
+export function allowedPrograms(
   rules: readonly Rule[],
   pathEnv: string,
   workspace: string,
@@ -442,12 +446,12 @@ function sourceDir(mainModule: string | undefined): string | undefined {
   }
 }
 
-function absolute(path: string): string {
+export function absolute(path: string): string {
   return normalize(isAbsolute(path) ? path : resolve(Deno.cwd(), path));
 }
 
 /** The path and, when it differs, its real path: Deno checks paths as the code names them. */
-function withRealPath(path: string): string[] {
+export function withRealPath(path: string): string[] {
   try {
     const real = Deno.realPathSync(path);
     return real === path ? [path] : [path, real];
@@ -456,7 +460,7 @@ function withRealPath(path: string): string[] {
   }
 }
 
-function envPath(): string {
+export function envPath(): string {
   try {
     return Deno.env.get("PATH") ?? "";
   } catch {
@@ -464,6 +468,6 @@ function envPath(): string {
   }
 }
 
-function unique(values: string[]): string[] {
+export function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
