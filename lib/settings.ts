@@ -4,6 +4,7 @@ import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
 import { type TransportName, TRANSPORTS } from "./wire/transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./wire/limits.ts";
 
 export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
 export const ENV = {
@@ -18,6 +19,7 @@ export const ENV = {
   maxFrameBytes: "FLASHDUTY_RUNNER_MAX_FRAME_BYTES",
   auditLog: "FLASHDUTY_RUNNER_AUDIT_LOG",
   metricsAddr: "FLASHDUTY_RUNNER_METRICS_ADDR",
+  pingIntervalMs: "FLASHDUTY_RUNNER_PING_INTERVAL_MS",
 } as const;
 
 export interface RunFlags {
@@ -51,6 +53,8 @@ export interface RunSettings {
   metricsAddr?: { hostname: string; port: number };
   /** `redact.values` from the config (the token is added to them at start) */
   redactValues: string[];
+  /** liveness: a ping this often; one unanswered when the next is due drops the connection */
+  pingIntervalMs: number;
 }
 
 /** An environment variable, or undefined when unset or not readable (no --allow-env for it). */
@@ -120,7 +124,7 @@ export function resolveSettings(
       `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
     );
   }
-  const maxFrame = Number(env(ENV.maxFrameBytes) || 256 * 1024 * 1024);
+  const maxFrame = Number(env(ENV.maxFrameBytes) || DEFAULT_MAX_FRAME_BYTES);
   if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
     throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
   }
@@ -131,6 +135,10 @@ export function resolveSettings(
     ? { ...config.auditLog, path: absolutePath(config.auditLog.path) }
     : undefined;
   const metricsText = pick(flags.metricsAddr, ENV.metricsAddr, config.metricsAddr);
+  const pingIntervalMs = Number(env(ENV.pingIntervalMs) || 30_000);
+  if (!Number.isInteger(pingIntervalMs) || pingIntervalMs < 100) {
+    throw new UsageError(`${ENV.pingIntervalMs} must be an integer of at least 100`);
+  }
   return {
     token,
     url,
@@ -143,6 +151,7 @@ export function resolveSettings(
     auditLog,
     metricsAddr: metricsText ? parseListenAddress(metricsText) : undefined,
     redactValues: config.redactValues ?? [],
+    pingIntervalMs,
   };
 }
 
