@@ -7,7 +7,8 @@ import { includeFilter } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
 import type { OperationHandler } from "../tasks/context.ts";
 import { limitOutput } from "../tasks/output.ts";
-import type { GrepResult } from "../wire/protocol.ts";
+import type { GrepArgs, GrepResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
 export const GREP_TIMEOUT_MS = 30_000;
@@ -33,15 +34,16 @@ export interface GrepOptions {
  */
 export function grepOperation(opts: GrepOptions): OperationHandler {
   return async (rawArgs, ctx): Promise<GrepResult> => {
-    const args = Args.of("grep", rawArgs);
-    const { source, flags } = compileGrepPattern(args.string("pattern"));
+    const args = grepArgs(rawArgs);
+    const { source, flags } = compileGrepPattern(args.pattern);
     const ws = ctx.workspace;
-    const chosen = includeFilter(ws, args.optionalStringArray("include") ?? []);
+    const chosen = includeFilter(ws, args.include ?? []);
     // one budget for the whole search: the walk here, then the matching
     const deadline = Date.now() + opts.timeoutMs;
     const { files, capped: filesCapped } = await candidates(ws, chosen, ctx.signal, deadline);
     if (Date.now() > deadline) throw new TaskError(grepTimedOut(opts.timeoutMs));
     const outcome = await (opts.workers ?? ctx.services.grep).run({
+      root: ws.root,
       source,
       flags,
       files,
@@ -74,16 +76,17 @@ async function candidates(
 ): Promise<{ files: GrepFile[]; capped: boolean }> {
   const files: GrepFile[] = [];
   let capped = false;
-  await walk(ws.root, ".", async (e) => {
+  await walk(ws.fs, ".", async (e) => {
     if (Date.now() > deadline) return "stop"; // the caller says it timed out
     if (e.name.startsWith(".")) return "skip";
     if (e.isDir) return "descend";
     if (!chosen(e.rel)) return "skip";
-    let real = e.real;
+    let real = e.rel;
     if (e.isSymlink) {
       try {
-        real = await ws.resolve(e.rel); // a link leading outside is skipped, never read
-        if (!(await Deno.lstat(real)).isFile) return "skip"; // symlinked dirs are not entered
+        // a link leading outside is skipped, never read
+        real = ws.relative(await ws.resolve(e.rel));
+        if ((await ws.fs.stat(real))?.kind !== "file") return "skip"; // symlinked dirs are not entered
       } catch {
         return "skip";
       }
@@ -94,7 +97,15 @@ async function candidates(
     }
     files.push({ path: e.rel, real });
     return "skip";
-  }, signal);
+  }, { signal });
   if (signal.aborted) throw new TaskError("grep cancelled");
   return { files, capped };
+}
+
+export function grepArgs(raw: unknown): GrepArgs {
+  const args = Args.of("grep", raw);
+  return {
+    pattern: args.string("pattern", FIELD_LIMITS.pattern),
+    include: args.optionalStringArray("include", FIELD_LIMITS.patterns, FIELD_LIMITS.pattern),
+  };
 }

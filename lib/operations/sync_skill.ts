@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { Args, decodeBase64 } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { SyncSkillResult } from "../wire/protocol.ts";
+import type { SyncSkillArgs, SyncSkillResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import { extractEntries } from "../skill/extract.ts";
 import { replaceDirectory, withDirectoryLock } from "../skill/replace_directory.ts";
 import { readZipDirectory, type ZipLimits } from "../skill/zip_directory.ts";
@@ -18,13 +19,15 @@ export const CHECKSUM_FILE = ".checksum";
  * The archive is checked whole (lib/skill/zip_directory.ts), extracted beside
  * the skill directory with sizes counted as it inflates, and swapped in only
  * when every entry was good; a refused archive leaves the old skill as it was.
+ * The `.checksum` file is written for the platform and for people; the
+ * runner never trusts it to skip a sync.
  */
 export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillResult> => {
-  const args = Args.of("sync_skill", raw);
-  const skillName = args.optionalString("skill_name") ?? "";
-  const skillDir = args.nonEmptyString("skill_dir");
-  const zipData = args.string("zip_data");
-  const checksum = args.optionalString("checksum") ?? "";
+  const args = syncSkillArgs(raw);
+  const skillName = args.skill_name ?? "";
+  const skillDir = args.skill_dir;
+  const zipData = args.zip_data;
+  const checksum = args.checksum ?? "";
   const target = await ctx.workspace.resolve(skillDir);
   if (target === ctx.workspace.root) {
     throw new TaskError(
@@ -33,10 +36,10 @@ export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillR
     );
   }
   return await withDirectoryLock(target, async () => {
-    if (checksum !== "" && await currentChecksum(target) === checksum) {
-      ctx.log.info("skill {skill} already at {checksum}", { skill: skillName, checksum });
-      return { success: true, path: skillDir };
-    }
+    // Always extracted, even when `.checksum` already says this checksum: the
+    // directory is in the workspace, where commands and `write` can change
+    // any file and the `.checksum` beside it (issue 12). A sync leaves exactly
+    // the archive's content, whatever was there.
     const zip = decodeBase64("sync_skill", "zip_data", zipData);
     await verifyDigest(zip, checksum);
     const entries = readZipDirectory(zip, SKILL_LIMITS);
@@ -56,12 +59,14 @@ export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillR
   });
 };
 
-async function currentChecksum(target: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(join(target, CHECKSUM_FILE));
-  } catch {
-    return undefined;
-  }
+export function syncSkillArgs(raw: unknown): SyncSkillArgs {
+  const args = Args.of("sync_skill", raw);
+  return {
+    skill_name: args.optionalString("skill_name", FIELD_LIMITS.path),
+    skill_dir: args.nonEmptyString("skill_dir", FIELD_LIMITS.path),
+    zip_data: args.string("zip_data", FIELD_LIMITS.archive),
+    checksum: args.optionalString("checksum", FIELD_LIMITS.checksum),
+  };
 }
 
 /** A checksum that looks like a SHA-256 digest must be the archive's; other forms are opaque labels. */
