@@ -44,7 +44,7 @@ export interface Outcome {
   entry: Entry;
   example: string;
   constructs: string[];
-  /** bash's answer (read-only commands only: host-changing ones never run under bash) */
+  /** bash's answer (read-only commands the runner accepted: host-changing ones never run under bash) */
   bash?: { stdout: string; code: number };
   runner: RunnerResult;
   /** accepted and the same stdout and exit code as bash */
@@ -202,22 +202,23 @@ async function runOne(
   };
   const t0 = performance.now();
   fx.clearMarkers();
-  // Rewriting the workspace costs more than most commands: only after a run that may have written.
+  // The runner goes first: bash is only needed for what the runner accepted. Rewriting the
+  // workspace costs more than most commands, so it happens only after a run that may have
+  // written (the listing is only taken for host-changing commands).
   const writes = mayWrite(entry.command);
-  if (entry.kind === "read-only") {
-    outcome.bash = await underBash(entry.command, fx, timeout);
-    if (writes) await fx.reset();
-  }
-  // (the listing is only needed for host-changing commands: read-only ones reset by mayWrite)
   const before = entry.kind === "host-changing" ? fx.snapshot() : "";
   outcome.runner = await underRunner(entry.command, fx, policies[example], entry.kind, timeout);
   outcome.markers = fx.ranMarkers();
   if (before && fx.snapshot() !== before) {
     // the runner itself writes redirect targets: a host-changing `: > var/log/syslog` shows here
-    if (entry.kind === "host-changing") outcome.markers.push("workspace-changed");
+    outcome.markers.push("workspace-changed");
     await fx.reset();
   } else if (writes) await fx.reset();
-  outcome.ms = Math.round(performance.now() - t0);
+  if (entry.kind === "read-only" && outcome.runner.status === "ran") {
+    outcome.bash = await underBash(entry.command, fx, timeout);
+    outcome.markers.push(...fx.ranMarkers().filter((m) => !outcome.markers.includes(m)));
+    if (writes) await fx.reset();
+  }
   // The fixture lives in a fresh temp dir: its path in an output becomes `$FIXTURE`, so
   // outputs (and known.json's fingerprints) are the same from run to run.
   const base = fx.workspace.slice(0, fx.workspace.lastIndexOf("/"));
