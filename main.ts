@@ -5,7 +5,6 @@
 import { Command, CommanderError } from "./lib/deps.ts";
 import { ConfigError, emptyConfig, loadConfig, type RunnerConfig } from "./lib/config.ts";
 import { setupLogging } from "./lib/log.ts";
-import { runRunner } from "./lib/runner.ts";
 import {
   DEFAULT_URL,
   defaultWorkspace,
@@ -16,8 +15,6 @@ import {
   UsageError,
 } from "./lib/settings.ts";
 import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
-import { checkCommand } from "./lib/bash/check.ts";
-import { lintConfig } from "./lib/policy/lint.ts";
 import { VERSION } from "./lib/version.ts";
 
 async function readConfig(path: string | undefined): Promise<RunnerConfig> {
@@ -67,7 +64,10 @@ function buildCli(): Command {
         platformUrl: settings.url,
         noSandbox: flags.sandbox === false,
       });
-      Deno.exitCode = supervised ?? await runRunner(settings, config);
+      // The runner's modules load only in the process that serves tasks: a
+      // supervisor that re-executes never needs them (lean RSS, fast start).
+      Deno.exitCode = supervised ??
+        await (await import("./lib/runner.ts")).runRunner(settings, config);
     });
 
   program.command("check")
@@ -79,12 +79,14 @@ function buildCli(): Command {
     .action(async (words: string[], flags: { config?: string; lint?: boolean }) => {
       const config = await readConfig(flags.config);
       if (flags.lint) {
+        const { lintConfig } = await import("./lib/policy/lint.ts");
         const lint = lintConfig(config);
         console.log(lint.text.trimEnd());
         Deno.exitCode = lint.warnings.length === 0 ? 0 : 1;
         return;
       }
       if (words.length === 0) throw new UsageError("check: give the command after --, quoted");
+      const { checkCommand } = await import("./lib/bash/check.ts");
       const result = checkCommand(config, words.join(" "));
       console.log(result.text.trimEnd());
       Deno.exitCode = result.ok ? 0 : 1;

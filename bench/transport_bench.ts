@@ -1,5 +1,5 @@
 /**
- * Transport benchmark (`deno task bench`): the round trip of one runner
+ * Transport benchmark (`deno task bench:transport`): the round trip of one runner
  * message through each WebSocket client of lib/transport.ts, against a
  * server with TCP_NODELAY really set (bench/ack_server.ts), next to a raw
  * TCP baseline doing the same byte exchange, over ws:// and wss://.

@@ -1,6 +1,15 @@
-// Every external import of the runner, fully qualified, in one place.
-// `deno run https://.../main.ts` reads no deno.json, so no import map may be
-// relied on: bumping a version here is the only place a dependency changes.
+// Every external import of the runner, fully qualified, in one place: this
+// file and lib/deps/. `deno run https://.../main.ts` reads no deno.json, so no
+// import map may be relied on: bumping a version here is the only place a
+// dependency changes.
+//
+// A module's imports are all evaluated when it is, so a barrel of every
+// package would load every package into every process (109 MB idle). This
+// file holds only what both the supervisor and the runner use at start; each
+// group in lib/deps/ is loaded by the code that needs it: the runner's wire
+// and task code (ws.ts, shell.ts, glob.ts, re2.ts) and, on the first task
+// that needs them, MCP (mcp.ts), webfetch's conversion (html.ts) and zip
+// extraction (zip.ts). Types are re-exported here: type imports load nothing.
 
 export { Command, CommanderError, Option } from "npm:commander@15.1.0";
 export { parse as parseYaml, parseDocument as parseYamlDocument } from "npm:yaml@2.9.1";
@@ -13,38 +22,11 @@ export {
   reset as resetLogging,
   type Sink,
 } from "npm:@logtape/logtape@2.4.2";
-export { Minimatch, minimatch } from "npm:minimatch@11.0.9";
-// @ts-types="npm:@types/shell-quote@1.7.5"
-export { parse as parseShell } from "npm:shell-quote@1.12.0";
 // @ts-types="npm:@types/ws@8.18.2"
-export { default as NodeWebSocket } from "npm:ws@8.23.0";
-// MCP client (lib/mcp): the official SDK, its transports and error types. The
-// subpath exports map `*.js` to a missing `*.js.d.ts`, so types come via @ts-types.
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/index"
-export { Client as McpClient } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/stdio"
-export { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp"
-export {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from "npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/sse"
-export { SSEClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/sse.js";
+export type { default as NodeWebSocketType } from "npm:ws@8.23.0";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
-export {
-  type CallToolResult as McpCallToolResult,
-  ErrorCode as McpErrorCode,
-  McpError,
-  type Tool as McpTool,
+export type {
+  CallToolResult as McpCallToolResult,
+  Tool as McpTool,
 } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
 export type { Transport as McpTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/transport";
-export { AjvJsonSchemaValidator } from "npm:@modelcontextprotocol/sdk@1.32.2/validation/ajv";
-// webfetch: HTML -> Markdown (turndown) over a DOM built by linkedom (pure JS, no wasm, works in Deno).
-// @ts-types="npm:@types/turndown@5.0.6"
-export { default as TurndownService } from "npm:turndown@7.2.5";
-export { parseHTML } from "npm:linkedom@0.18.15";
-// sync_skill: streaming inflate with a running byte count (zip bombs).
-export { Inflate as FflateInflate } from "npm:fflate@0.8.3";
-// grep (lib/fs/grep_worker.ts): RE2 regexes, linear time whatever the pattern (no ReDoS).
-export { RE2JS } from "npm:re2js@2.10.0";

@@ -3,7 +3,7 @@
  * the runner makes of the same text once the raw-text lexer has looked.
  */
 import { expect } from "./deps.ts";
-import { parseShell } from "../lib/deps.ts";
+import { parseShell } from "../lib/deps/shell.ts";
 import { parseScript, type Script, visibleCommands } from "../lib/bash/parse.ts";
 import { lex, ShellSyntaxError, UnsupportedSyntax } from "../lib/bash/lex.ts";
 

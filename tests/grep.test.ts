@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { expect } from "./deps.ts";
-import { RE2JS } from "../lib/deps.ts";
+import { RE2JS } from "../lib/deps/re2.ts";
 import { grep, grepOperation, MAX_GREP_MATCHES } from "../lib/operations/grep.ts";
 import { compileGrepPattern, hasUpperCaseLiteral } from "../lib/fs/grep_pattern.ts";
 import { GrepWorkers } from "../lib/fs/grep_search.ts";

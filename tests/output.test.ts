@@ -1,6 +1,12 @@
 import { expect } from "./deps.ts";
 import { join } from "node:path";
-import { limitOutput, MAX_OUTPUT_CHARS, readsSavedOutput } from "../lib/tasks/output.ts";
+import {
+  countLines,
+  firstLines,
+  limitOutput,
+  MAX_OUTPUT_CHARS,
+  readsSavedOutput,
+} from "../lib/tasks/output.ts";
 import { tempWorkspace } from "./file_ops_support.ts";
 
 Deno.test("limitOutput: text up to 30,000 chars goes out unchanged", async () => {
@@ -65,4 +71,33 @@ Deno.test("readsSavedOutput: only a reader command on .work/ skips truncation", 
   expect(readsSavedOutput("tail -n 50 .work/outputs/grep_x.txt")).toBe(true);
   expect(readsSavedOutput("cat /var/log/syslog")).toBe(false);
   expect(readsSavedOutput("ls .work/outputs")).toBe(false);
+});
+
+Deno.test("limitOutput: the preview found by scanning equals the one a split of every line gives", () => {
+  // the reference: split the whole text, as the first version did (and the Go runner does)
+  const reference = (text: string, max: number) => {
+    const lines = text.split("\n");
+    const shown = Math.min(max, lines.length);
+    return { lines: lines.length, shown, head: lines.slice(0, shown).join("\n") };
+  };
+  const cases = [
+    "",
+    "one line",
+    "\n",
+    "\n\n\n",
+    "a\nb\n",
+    Array.from({ length: 19 }, (_, i) => `l${i}`).join("\n"),
+    Array.from({ length: 20 }, (_, i) => `l${i}`).join("\n"),
+    Array.from({ length: 20 }, (_, i) => `l${i}`).join("\n") + "\n",
+    Array.from({ length: 21 }, (_, i) => `l${i}`).join("\n"),
+    Array.from({ length: 5000 }, (_, i) => `line ${i}\r`).join("\n"),
+    "x".repeat(50_000) + "\nsecond",
+    "\n".repeat(25) + "tail",
+  ];
+  for (const text of cases) {
+    const want = reference(text, 20);
+    const { shown, end } = firstLines(text, 20);
+    expect({ text: text.slice(0, 40), lines: countLines(text), shown, head: text.slice(0, end) })
+      .toEqual({ text: text.slice(0, 40), ...want });
+  }
 });

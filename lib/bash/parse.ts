@@ -8,7 +8,7 @@
  * The command goes on only if both read the same words and operators; a
  * difference is refused, never resolved in favour of either reading.
  */
-import { parseShell } from "../deps.ts";
+import { parseShell } from "../deps/shell.ts";
 import { type ExpandContext, type Expanded, expandWord, type WordRole } from "./expand.ts";
 import {
   lex,

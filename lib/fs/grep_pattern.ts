@@ -1,4 +1,4 @@
-import { RE2JS } from "../deps.ts";
+import { RE2JS } from "../deps/re2.ts";
 import { TaskError } from "../tasks/errors.ts";
 
 /** A grep pattern checked on the main thread, rebuilt in the worker as RE2JS.compile(source, flags). */

@@ -5,7 +5,7 @@
  * main thread. RE2 matching is linear in each line, and the stop flag is
  * checked before every line, so a stop takes effect within one line.
  */
-import { RE2JS } from "../deps.ts";
+import { RE2JS } from "../deps/re2.ts";
 import type { GrepMatch } from "../wire/protocol.ts";
 import type { GrepJob, GrepReply } from "./grep_job.ts";
 import { closeSync } from "node:fs";

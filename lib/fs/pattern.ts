@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { Minimatch } from "../deps.ts";
+import { Minimatch } from "../deps/glob.ts";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 import type { Workspace } from "./workspace.ts";
 

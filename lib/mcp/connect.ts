@@ -4,15 +4,14 @@
  * server (only if the webfetch URL policy allows its URL) spoken to with
  * Streamable HTTP, falling back to the legacy SSE transport.
  */
+import type { Logger, McpTransport } from "../deps.ts";
 import {
-  type Logger,
   McpClient,
-  type McpTransport,
   SSEClientTransport,
   StdioClientTransport,
   StreamableHTTPClientTransport,
   StreamableHTTPError,
-} from "../deps.ts";
+} from "../deps/mcp.ts";
 import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "../tasks/errors.ts";
 import { VERSION } from "../version.ts";

@@ -6,14 +6,8 @@
  * reconnects; an idle session is closed; `closeAll` ends everything,
  * stdio server processes included.
  */
-import {
-  type Logger,
-  type McpCallToolResult,
-  McpError,
-  McpErrorCode,
-  type McpTool,
-  StreamableHTTPError,
-} from "../deps.ts";
+import type { Logger, McpCallToolResult, McpTool } from "../deps.ts";
+import { McpError, McpErrorCode, StreamableHTTPError } from "../deps/mcp.ts";
 import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "../tasks/errors.ts";
 import { connect, type Connection } from "./connect.ts";

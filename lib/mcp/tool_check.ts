@@ -4,7 +4,8 @@
  * schema rejects. Servers built on the SDK's McpServer report both as an
  * ordinary error result; the platform gets a clear failure instead.
  */
-import { AjvJsonSchemaValidator, type McpTool } from "../deps.ts";
+import type { McpTool } from "../deps.ts";
+import { AjvJsonSchemaValidator } from "../deps/mcp.ts";
 
 let validator: AjvJsonSchemaValidator | undefined;
 

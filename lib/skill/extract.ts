@@ -1,5 +1,5 @@
 import { dirname, join } from "node:path";
-import { FflateInflate } from "../deps.ts";
+import { FflateInflate } from "../deps/zip.ts";
 import { TaskError } from "../tasks/errors.ts";
 import { ArchiveError } from "./archive_error.ts";
 import { Crc32 } from "./crc32.ts";

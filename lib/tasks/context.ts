@@ -33,9 +33,15 @@ export interface OperationContext {
  */
 export interface Services extends AsyncDisposable {
   /** the MCP session pool: mcp_call / mcp_list_tools (and the `mcp.call` message) */
-  readonly mcp: McpSessions;
+  readonly mcp: McpPool;
   /** the grep worker pool */
   readonly grep: GrepWorkers;
 }
+
+/** What operations use of the MCP pool (lib/mcp/lazy_sessions.ts loads the real one on first use). */
+export type McpPool = Pick<
+  McpSessions,
+  "callTool" | "listTools" | "closeAll" | "sessions" | typeof Symbol.asyncDispose
+>;
 
 export type OperationHandler = (args: unknown, ctx: OperationContext) => Promise<unknown>;

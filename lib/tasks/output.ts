@@ -41,9 +41,11 @@ export async function limitOutput(
 }
 
 function preview(text: string, savedPath: string | undefined): string {
-  const lines = text.split("\n");
-  const shown = Math.min(PREVIEW_LINES, lines.length);
-  let head = lines.slice(0, shown).join("\n");
+  // The preview needs the first lines and a line count, not the lines: a
+  // split of a 10 MB output would allocate an array of every line (the main
+  // cost of a flood of large outputs), so both come from indexOf scans.
+  const { shown, end } = firstLines(text, PREVIEW_LINES);
+  let head = text.slice(0, Math.min(end, PREVIEW_CHARS + 1));
   if (head.length > PREVIEW_CHARS) {
     // never cut between the two halves of a surrogate pair (a lone half is invalid UTF-8)
     const cut = isHighSurrogate(head.charCodeAt(PREVIEW_CHARS - 1))
@@ -53,7 +55,7 @@ function preview(text: string, savedPath: string | undefined): string {
   }
   const parts = [
     "<output_truncated>",
-    `Output too large (${text.length} chars, ${lines.length} lines).` +
+    `Output too large (${text.length} chars, ${countLines(text)} lines).` +
     (savedPath ? ` Full content saved to: ${savedPath}` : " Could not save full content."),
     "",
     `Preview (first ${shown} lines):`,
@@ -65,6 +67,27 @@ function preview(text: string, savedPath: string | undefined): string {
   if (savedPath) parts.push(`To read more: read("${savedPath}", offset=${shown}, limit=100)`);
   parts.push("</output_truncated>");
   return parts.join("\n");
+}
+
+/** Lines as `split("\n")` counts them: one more than the newlines. */
+export function countLines(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/**
+ * The first `max` lines as `split("\n").slice(0, max).join("\n")` gives them:
+ * how many there are and where they end.
+ */
+export function firstLines(text: string, max: number): { shown: number; end: number } {
+  let shown = 1;
+  let end = text.indexOf("\n");
+  while (end !== -1 && shown < max) {
+    shown++;
+    end = text.indexOf("\n", end + 1);
+  }
+  return { shown, end: end === -1 ? text.length : end };
 }
 
 function isHighSurrogate(code: number): boolean {

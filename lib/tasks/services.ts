@@ -1,6 +1,7 @@
 /** Building and disposing the Services (lib/tasks/context.ts): one place that knows every member. */
 import type { Logger } from "../deps.ts";
-import { McpSessions, type McpSessionsOptions } from "../mcp/sessions.ts";
+import type { McpSessionsOptions } from "../mcp/sessions.ts";
+import { LazyMcpSessions } from "../mcp/lazy_sessions.ts";
 import { GrepWorkers } from "../fs/grep_search.ts";
 import type { Services } from "./context.ts";
 
@@ -14,7 +15,7 @@ export interface ServicesOptions {
 
 /** Every service, new. Nothing starts until used: building them costs no process or worker. */
 export function openServices(opts: ServicesOptions): Services {
-  const mcp = new McpSessions({ log: opts.log, ...opts.mcp });
+  const mcp = new LazyMcpSessions({ log: opts.log, ...opts.mcp });
   const grep = opts.grep ?? new GrepWorkers();
   return {
     mcp,

@@ -1,4 +1,4 @@
-import { parseHTML, TurndownService } from "../deps.ts";
+import { parseHTML, TurndownService } from "../deps/html.ts";
 
 /**
  * Elements that are never the content a model asked for: code, styling,

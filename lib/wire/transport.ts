@@ -1,9 +1,7 @@
-import { NodeWebSocket } from "../deps.ts";
-
 /**
  * The WebSocket client, behind one small interface so it can be swapped.
  *
- * Default: npm:ws running in Deno. Measured (`deno task bench`): Deno's
+ * Default: npm:ws running in Deno. Measured (`deno task bench:transport`): Deno's
  * native WebSocket client leaves Nagle's algorithm on and writes a frame's
  * header and payload in separate writes, so a 1.4–64 KB message (most task
  * results) waits ~40 ms for the peer's delayed ACK; npm:ws sets TCP_NODELAY
@@ -56,9 +54,14 @@ function statusError(status: number, detail: string): DialError {
     : new DialError("network", `HTTP ${status} on upgrade${detail ? `: ${detail}` : ""}`, status);
 }
 
-/** npm:ws: sets TCP_NODELAY, exposes the upgrade's HTTP status and ping/pong. */
-export const dialWs: Dialer = (url, handlers, opts) =>
-  new Promise((resolve, reject) => {
+/**
+ * npm:ws: sets TCP_NODELAY, exposes the upgrade's HTTP status and ping/pong.
+ * Imported on the first dial, so the supervisor (which reads TRANSPORTS from
+ * this module but never dials) does not load it.
+ */
+export const dialWs: Dialer = async (url, handlers, opts) => {
+  const { NodeWebSocket } = await import("../deps/ws.ts");
+  return await new Promise((resolve, reject) => {
     const ws = new NodeWebSocket(url, {
       headers: opts.headers,
       handshakeTimeout: opts.timeoutMs,
@@ -111,6 +114,7 @@ export const dialWs: Dialer = (url, handlers, opts) =>
       else reject(new DialError("network", `closed during handshake (${code})`));
     });
   });
+};
 
 /** Deno's native WebSocket: kept selectable, see the module comment for why it is not the default. */
 export const dialNative: Dialer = (url, handlers, opts) =>
