@@ -219,6 +219,7 @@ async function runOne(
     outcome.markers.push(...fx.ranMarkers().filter((m) => !outcome.markers.includes(m)));
     if (writes) await fx.reset();
   }
+  outcome.ms = Math.round(performance.now() - t0);
   // The fixture lives in a fresh temp dir: its path in an output becomes `$FIXTURE`, so
   // outputs (and known.json's fingerprints) are the same from run to run.
   const base = fx.workspace.slice(0, fx.workspace.lastIndexOf("/"));
