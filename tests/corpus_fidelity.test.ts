@@ -9,9 +9,15 @@
  * are kept; new ones say TODO and must be filled in).
  */
 import { expect } from "./deps.ts";
+import { PlatformSimulator } from "./support/platform.ts";
+import { startRunner } from "./support/runner.ts";
+import { makeFixture } from "./corpus/fixture.ts";
+import type { BashResult } from "../lib/wire/protocol.ts";
 import {
   constructs,
   type Entry,
+  examplePolicies,
+  EXAMPLES,
   figures,
   fingerprint,
   judge,
@@ -22,6 +28,7 @@ import {
   type Outcome,
   report,
   runCorpus,
+  underRunner,
 } from "./corpus/corpus.ts";
 
 Deno.test("corpus: at least 300 sourced commands, 100 of them host-changing, none twice", () => {
@@ -79,6 +86,53 @@ Deno.test({
     for (const f of failures) console.log(`FAIL ${f.id} ${JSON.stringify(f.command)}: ${f.why}`);
     expect(figures(outcomes).hostChangingRan).toBe(0);
     expect(failures).toEqual([]);
+  },
+});
+
+Deno.test({
+  name:
+    "corpus: a sample through the real runner process over the simulator answers as the operation does",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // Every 25th read-only command of the Linux example: the in-process operation the
+    // corpus test uses, against the runner a user starts (main.ts run, the config file,
+    // a WebSocket task), in the same fixture.
+    const sample = loadCorpus().filter((e) => e.kind === "read-only" && !/kubectl/.test(e.command))
+      .filter((_, i) => i % 25 === 0);
+    const fx = await makeFixture();
+    const policy = (await examplePolicies())["readonly-linux.yaml"];
+    const sim = await PlatformSimulator.start();
+    const runner = await startRunner({
+      url: sim.url,
+      token: sim.token,
+      workspace: fx.workspace,
+      args: ["--config", EXAMPLES + "readonly-linux.yaml"],
+      env: fx.env("read-only"),
+    });
+    try {
+      await sim.waitFor((e) => e.type === "heartbeat", 60_000);
+      for (const e of sample) {
+        const inProcess = await underRunner(e.command, fx, policy, "read-only", 30);
+        const r = await sim.request("bash", { command: e.command }, { timeoutMs: 60_000 });
+        const wire = r.success
+          ? {
+            ran: true,
+            stdout: (r.result as BashResult).stdout,
+            code: (r.result as BashResult).exit_code,
+          }
+          : { ran: false };
+        const local = inProcess.status === "ran"
+          ? { ran: true, stdout: inProcess.stdout, code: inProcess.code }
+          : { ran: false };
+        expect({ id: e.id, ...wire }).toEqual({ id: e.id, ...local });
+        if (!r.success) expect(r.error).toMatch(/command denied/);
+      }
+    } finally {
+      await runner.stop();
+      await sim.close();
+      await fx.remove();
+    }
   },
 });
 
