@@ -517,7 +517,7 @@ async function flood(): Promise<void> {
     const problems: string[] = [];
     for (const r of results) {
       const res = r.result as
-        | { stdout?: string; truncated?: boolean; file_path?: string }
+        | { stdout?: string; truncated?: boolean; file_path?: string; total_size?: number }
         | undefined;
       if (!r.success || !res?.truncated || !res.file_path) {
         problems.push(`not truncated with a saved file: ${JSON.stringify(r).slice(0, 300)}`);
@@ -534,8 +534,9 @@ async function flood(): Promise<void> {
       if (!new TextDecoder().decode(head).startsWith("1\n2\n3\n")) {
         problems.push("saved file starts wrong");
       }
-      if (size < Math.min(n * 8, 10 * 1024 * 1024)) {
-        problems.push(`saved file holds only ${size} bytes`);
+      // the capture keeps 10 MiB a stream (lib/bash/sinks.ts); all of it is saved
+      if (size !== res.total_size || size < 10 * 1024 * 1024) {
+        problems.push(`saved file holds ${size} bytes of total_size ${res.total_size}`);
       }
     }
     figure({

@@ -53,6 +53,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       result: (p) => connection.deliver("task.result", p),
       mcpResult: (p) => connection.deliver("mcp.result", p),
       output: (p) => connection.sendNow("task.output", p),
+      outputRoom: (signal) => connection.outputRoom(signal),
     },
   });
 

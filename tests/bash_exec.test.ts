@@ -132,7 +132,7 @@ Deno.test("a missing input file fails that command like bash, and the list goes 
   });
 });
 
-Deno.test("cd moves within the workspace only; workdir must be inside it", async () => {
+Deno.test("cd goes anywhere readable, redirects stay in the workspace; workdir must be inside it", async () => {
   await withWorkspace(async (ws) => {
     await Deno.mkdir(`${ws.root}/sub/deeper`, { recursive: true });
     const ctx = context(ws, RULES);
@@ -144,8 +144,12 @@ Deno.test("cd moves within the workspace only; workdir must be inside it", async
     )
       .toBe("x\n");
     const out = await run(ctx, { command: "cd / && ls" });
-    expect(out.exit_code).toBe(1);
-    expect(out.stderr).toContain("outside the workspace");
+    expect(out.exit_code).toBe(0);
+    expect(out.stdout).toContain("proc\n"); // the root directory's listing, not the workspace's
+    expect(await rejection(run(ctx, { command: "cd / && echo x > f" }))).toContain(
+      "path escapes workspace",
+    );
+    expect((await run(ctx, { command: "cd /nonexistent-xyz; pwd" })).stdout).toBe(`${ws.root}\n`);
     expect((await run(ctx, { command: "pwd", workdir: "sub" })).stdout).toBe(`${ws.root}/sub\n`);
     expect(await rejection(run(ctx, { command: "pwd", workdir: "../" }))).toContain(
       "path escapes workspace",

@@ -2,7 +2,7 @@
  * The red-team corpus (tests/redteam/bash_payloads.json) under a read-only
  * rule set. Every payload is either denied before anything starts, or runs,
  * and then every program started is exactly one of the checked, allowed
- * sub-commands. A marker directory outside the workspace stays empty: any
+ * sub-commands (each start re-checked against the rules here). A marker directory outside the workspace stays empty: any
  * bypass (a planted program, a redirect out, a smuggled command) would write
  * into it.
  */
@@ -13,6 +13,7 @@ import { runBash } from "../lib/bash/run.ts";
 import type { Plan } from "../lib/bash/plan.ts";
 import { isWithin } from "../lib/fs/workspace.ts";
 import { context, READ_ONLY, withWorkspace } from "./bash_support.ts";
+import { compileCommandPolicy } from "../lib/policy/command_policy.ts";
 
 interface Payload {
   id: string;
@@ -25,6 +26,7 @@ interface Payload {
 const corpus: { payloads: Payload[] } = JSON.parse(
   await Deno.readTextFile(new URL("./redteam/bash_payloads.json", import.meta.url)),
 );
+const policy = compileCommandPolicy(READ_ONLY);
 const ALLOWED_PROGRAMS = new Set(
   READ_ONLY.filter((r) => r.action === "allow").map((r) => r.pattern.split(" ")[0]),
 );
@@ -119,27 +121,29 @@ Deno.test("red team: every payload is denied or runs exactly the checked argv; n
         if (p.expect !== "either" && p.expect !== outcome) {
           failures.push(`${tag}: expected ${p.expect}, got ${outcome} ${detail.slice(0, 200)}`);
         }
-        if (outcome === "deny" && spawned.length > 0) {
-          failures.push(`${tag}: denied but started programs`);
+        // A refusal before running starts nothing; one by the gate at run time (for words
+        // only known then) may come after earlier programs ran, each of them allowed.
+        if (outcome === "deny" && spawned.length > 0 && (plan?.deferred ?? []).length === 0) {
+          failures.push(`${tag}: denied before running, but started programs`);
         }
-        if (outcome === "run") {
-          // every start is the next checked, allowed sub-command (&&/|| may skip some)
-          const checked = (plan?.checks ?? []).filter((c) => c.decision.action === "allow").map((
-            c,
-          ) => c.words);
-          let k = 0;
+        {
+          // Every start passed the gate: the argv spawned is one the rules allow (checked
+          // again here, independently), of an allowed program, never a workspace file.
           for (const s of spawned) {
-            while (k < checked.length && JSON.stringify(checked[k]) !== JSON.stringify(s.argv)) k++;
-            if (k === checked.length) {
-              failures.push(`${tag}: started ${JSON.stringify(s.argv)}, never checked`);
+            if (policy.check(s.argv).action !== "allow") {
+              failures.push(`${tag}: started ${JSON.stringify(s.argv)}, which the rules deny`);
             }
-            k++;
             if (!ALLOWED_PROGRAMS.has(s.argv[0])) {
               failures.push(`${tag}: started program ${s.argv[0]}`);
             }
             if (isWithin(s.program, ws.root)) {
               failures.push(`${tag}: ran a workspace file ${s.program}`);
             }
+          }
+          // Every statically known command word was checked before anything ran.
+          const checked = (plan?.checks ?? []).filter((c) => c.decision.action === "allow");
+          if (spawned.length > 0 && checked.length === 0 && (plan?.deferred ?? []).length === 0) {
+            failures.push(`${tag}: programs started, yet the plan checked nothing`);
           }
         }
         let marks: string[];

@@ -1,6 +1,8 @@
 /**
  * `flashduty-runner check [--config FILE] -- '<command>'`: what the runner
  * would decide for a command, sub-command by sub-command, without running it.
+ * Commands whose words are only known at run time are listed as `later`: the
+ * gate decides them when they start.
  */
 import type { RunnerConfig } from "../config.ts";
 import { TaskError } from "../tasks/errors.ts";
@@ -48,6 +50,7 @@ export function checkCommand(
   for (const c of plan.checks) {
     lines.push(`${c.decision.action.padEnd(6)} ${JSON.stringify(c.words.join(" "))}  ${reason(c)}`);
   }
+  for (const d of plan.deferred) lines.push(`later  ${d}`);
   lines.push(`result: ${plan.allowed ? "allowed" : "denied"}`);
   return { ok: plan.allowed, text: lines.join("\n") + "\n" };
 }

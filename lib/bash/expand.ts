@@ -37,14 +37,14 @@ export interface Expanded {
 }
 
 /** A character after quote removal and variable expansion. */
-interface Ch {
+export interface Ch {
   c: string;
   /** quoted, or produced by an expansion: never a glob or brace character */
   q: boolean;
 }
 
 /** Variables bash sets itself: a program's environment would not give the value bash would. */
-const BASH_OWN = new Set([
+export const BASH_OWN = new Set([
   "BASH",
   "BASHOPTS",
   "BASHPID",
@@ -211,7 +211,7 @@ function text(chars: readonly Ch[]): string {
   return chars.map((ch) => ch.c).join("");
 }
 
-function hasGlob(chars: readonly Ch[]): boolean {
+export function hasGlob(chars: readonly Ch[]): boolean {
   return chars.some((ch, k) =>
     !ch.q && (ch.c === "*" || ch.c === "?" || (ch.c === "[" && bracketEnd(chars, k) > 0))
   );
@@ -254,7 +254,7 @@ function segmentMatcher(seg: readonly Ch[]): GlobMatcher {
 }
 
 /** Pathname expansion, relative to `cwd`; sorted; refused when it would be huge. */
-function glob(chars: readonly Ch[], cwd: string): string[] {
+export function glob(chars: readonly Ch[], cwd: string): string[] {
   const segs: Ch[][] = [[]];
   for (const ch of chars) {
     if (ch.c === "/") segs.push([]);

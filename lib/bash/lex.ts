@@ -1,20 +1,10 @@
 /**
- * The raw-text pass: scans a command string with bash's own quoting rules.
- *
- * shell-quote (lib/bash/parse.ts) tokenizes too, but its tokens lose
- * distinctions bash makes: `echo 2> f` and `echo 2 > f` read the same, a
- * newline reads as a space, `a#b` starts a comment, `"$(id)"` comes back as a
- * plain word, `[ab]` is no glob, `\r` is a blank. This lexer sees the raw
- * text, so it (1) refuses every construct the restricted executor does not
- * run (naming it), (2) keeps what a token lost (fd numbers, quoted-ness of
- * each character, newlines as separators), and (3) writes the `prepared`
- * text shell-quote parses for the cross-check, with comments and line
- * continuations removed, separator newlines turned into `;` and a `#`
- * inside a word escaped, so both parsers must read the same words.
- *
- * In lenient mode (trusted mode: bash runs the string) nothing is refused:
- * substitutions, subshells and the like become command boundaries and their
- * insides are scanned as commands too, so deny rules see as much as we can.
+ * The raw-text pass over a command for trusted mode (lib/bash/visible.ts):
+ * bash's quoting rules, with substitutions, subshells and the like read as
+ * command boundaries and their insides scanned as commands too, so deny rules
+ * see as much as a parser can. It never refuses in lenient mode: bash decides
+ * what is valid there. The error classes here are shared with the restricted
+ * interpreter's parser (lib/bash/syntax.ts).
  */
 import { TaskError } from "../tasks/errors.ts";
 
@@ -59,10 +49,11 @@ export interface Lexed {
 }
 
 export const SUPPORTED =
-  "Restricted mode runs programs directly, without a shell. Supported: simple commands " +
-  "(NAME=value prog args), quotes ('...', \"...\", \\x), $VAR and ${VAR}, ~, globs (* ? [...]), " +
-  "pipes |, |&, lists &&, ||, ;, newlines, # comments, and redirects to workspace files " +
-  "(<, >, >>, 2>, 2>&1, &>, &>>).";
+  "Restricted mode interprets the script itself; every program it starts is checked by the rules. " +
+  "Supported: commands, pipes, && || ; and newlines, if/elif/else, for, while/until, case, { }, ( ), " +
+  "[ ]/test/[[ ]], (( )) and $(( )), $( ) and backticks, $VAR and ${VAR...} forms, $?, quotes and " +
+  "$'...', here-documents and here-strings, {a,b} and {1..3}, globs, NAME=value, export, read, cd, " +
+  "xargs/timeout/nice/nohup/env/command/exec, and redirects to workspace files.";
 
 /** A construct the restricted executor does not run; the message names it and what is supported. */
 export class UnsupportedSyntax extends TaskError {

@@ -8,7 +8,8 @@ import { limitOutput, readsSavedOutput } from "../tasks/output.ts";
 import type { BashResult } from "../wire/protocol.ts";
 import { describeDecision } from "../policy/rules.ts";
 import type { Workspace } from "../fs/workspace.ts";
-import { preflightRedirects, runScript } from "./exec.ts";
+import { Interpreter } from "./interp.ts";
+import { preflightRedirects } from "./preflight.ts";
 import { findProgram, searchPath as programSearchPath } from "../proc/program_path.ts";
 import { childEnv } from "../proc/child_env.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
@@ -60,14 +61,15 @@ export async function runBash(
   if (!plan.allowed) throw new TaskError(denialMessage(plan));
   if (plan.script) await preflightRedirects(plan.script, ws, cwd);
 
-  const stdout = new Capture("stdout", ctx.output);
-  const stderr = new Capture("stderr", ctx.output);
   const tree = new ProcessTree();
   const seconds = req.timeout && req.timeout > 0
     ? Math.min(req.timeout, MAX_TIMEOUT_SEC)
     : DEFAULT_TIMEOUT_SEC;
   let why: "timeout" | "cancel" | undefined;
   const abandon = new AbortController();
+  const room = ctx.outputRoom && (() => ctx.outputRoom!(abandon.signal));
+  const stdout = new Capture("stdout", ctx.output, undefined, room);
+  const stderr = new Capture("stderr", ctx.output, undefined, room);
   const stop = (reason: "timeout" | "cancel") => {
     why ??= reason;
     void tree.killAll().then(() => abandon.abort());
@@ -77,11 +79,12 @@ export async function runBash(
   ctx.signal.addEventListener("abort", onAbort);
   const searchPath = programSearchPath(env.PATH, ws.root);
   let code: number;
+  let refused: TaskError | undefined;
   try {
     if (plan.script) {
-      code = await runScript(plan.script, {
+      const interp = new Interpreter({
+        policy: ctx.policy.command,
         workspace: ws,
-        cwd,
         env,
         searchPath,
         tree,
@@ -91,6 +94,14 @@ export async function runBash(
         abandon: abandon.signal,
         onSpawn: hooks.onSpawn,
       });
+      try {
+        code = await interp.run(plan.script, cwd);
+      } catch (err) {
+        // Refused at run time (the gate, a forbidden variable, a bound): nothing more starts.
+        if (!(err instanceof TaskError)) throw err;
+        refused = err;
+        code = 1;
+      }
     } else {
       code = await runTrusted(req.command, {
         cwd,
@@ -107,7 +118,8 @@ export async function runBash(
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
   }
-  if (why) await tree.killAll(); // let the SIGKILL round finish before reporting
+  if (why || refused) await tree.killAll(); // let the SIGKILL round finish before reporting
+  if (refused && !why) throw refused;
   if (why === "cancel") throw new TaskError("command cancelled");
   if (why === "timeout") {
     code = TIMEOUT_EXIT_CODE;

@@ -33,6 +33,8 @@ export class Capture implements Sink {
     readonly stream: "stdout" | "stderr",
     private readonly emit: (stream: "stdout" | "stderr", data: string) => void,
     private readonly max = MAX_STREAM_BYTES,
+    /** backpressure: resolves when more may be streamed (ctx.outputRoom) */
+    private readonly room?: () => Promise<void>,
   ) {}
 
   writer(): SinkWriter {
@@ -40,7 +42,10 @@ export class Capture implements Sink {
     return {
       write: (chunk) => {
         this.add(chunk, decoder, false);
-        return Promise.resolve(true); // a capture never stops reading: the program must not block
+        // A capture never stops reading for good (the program must not block
+        // forever), but it reads no faster than the platform takes the output.
+        if (!this.room || this.capped) return Promise.resolve(true);
+        return this.room().then(() => true, () => true);
       },
       close: () => {
         this.add(new Uint8Array(), decoder, true);
@@ -190,6 +195,16 @@ export class PipeSink extends Shared {
   }
 }
 
+const PUMP_BUFFER_BYTES = 64 * 1024;
+
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
 /**
  * Copies a program's output into a destination; stops reading when nobody
  * reads on, or when `abandon` fires (after a kill: a process that escaped the
@@ -200,14 +215,23 @@ export async function pump(
   dest: SinkWriter,
   abandon?: AbortSignal,
 ): Promise<void> {
-  const reader = source.getReader();
+  // A byte stream (a child's pipe) is read into one reused buffer: a fresh
+  // 64 KiB chunk a read is garbage by the next one, and a flood of output
+  // outruns the collector. Every sink is done with a chunk once write resolves.
+  const byob = byobReader(source);
+  const reader = byob ?? source.getReader();
+  let buffer = new Uint8Array(PUMP_BUFFER_BYTES);
   const stop = () => void reader.cancel().catch(() => {});
   abandon?.addEventListener("abort", stop);
   if (abandon?.aborted) stop();
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
+      const { value, done } = byob
+        ? await byob.read(buffer)
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done || !value) break;
+      // the read transferred the buffer into `value`: take it back for the next read
+      if (byob) buffer = new Uint8Array(value.buffer as ArrayBuffer);
       if (!(await dest.write(value))) {
         await reader.cancel(); // closes our end: the writer gets SIGPIPE
         break;
@@ -219,5 +243,96 @@ export async function pump(
     abandon?.removeEventListener("abort", stop);
     reader.releaseLock();
     await dest.close();
+  }
+}
+
+/**
+ * A pipe between two stages that the interpreter may read itself (a builtin
+ * like `read`, a loop fed by `|`) or hand to a program's stdin. Writes wait
+ * until the reader took the previous chunk; once the reader cancels (the
+ * stage ended), writes fail, so the producer gets SIGPIPE as under bash.
+ */
+export class Pipe extends Shared {
+  readonly readable: ReadableStream<Uint8Array>;
+  private ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  private cancelled = false;
+  private wake: (() => void) | undefined;
+
+  constructor() {
+    super();
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.ctrl = c;
+      },
+      pull: () => this.wakeUp(),
+      cancel: () => {
+        this.cancelled = true;
+        this.wakeUp();
+      },
+    }, { highWaterMark: 1 });
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  protected async put(chunk: Uint8Array): Promise<boolean> {
+    if (this.cancelled) return false;
+    this.ctrl.enqueue(chunk);
+    while (!this.cancelled && (this.ctrl.desiredSize ?? 0) <= 0) {
+      await new Promise<void>((r) => this.wake = r);
+    }
+    return !this.cancelled;
+  }
+
+  protected end(): Promise<void> {
+    if (!this.cancelled) {
+      try {
+        this.ctrl.close();
+      } catch {
+        // the reader cancelled meanwhile
+      }
+    }
+    return Promise.resolve();
+  }
+}
+
+/** The output of a command substitution, kept in memory up to `max` bytes. */
+export class Collect implements Sink {
+  private readonly chunks: Uint8Array[] = [];
+  bytes = 0;
+  overflow = false;
+
+  constructor(private readonly max: number) {}
+
+  writer(): SinkWriter {
+    return {
+      write: (chunk) => {
+        if (this.bytes + chunk.length > this.max) {
+          this.overflow = true;
+          return Promise.resolve(false);
+        }
+        this.chunks.push(chunk.slice());
+        this.bytes += chunk.length;
+        return Promise.resolve(true);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  text(): string {
+    const all = new Uint8Array(this.bytes);
+    let off = 0;
+    for (const c of this.chunks) {
+      all.set(c, off);
+      off += c.length;
+    }
+    return new TextDecoder().decode(all);
   }
 }

@@ -22,6 +22,12 @@ export interface OperationContext {
   taskId: string;
   /** streams a chunk of live output as `task.output` (dropped while disconnected) */
   output(stream: "stdout" | "stderr", data: string): void;
+  /**
+   * Resolves when the connection can take more live output (or `signal`
+   * aborts): a producer that awaits it reads its source no faster than the
+   * platform takes it. Absent where nothing is sent (tests).
+   */
+  outputRoom?(signal?: AbortSignal): Promise<void>;
   /** long-lived parts shared across tasks, built once at start-up */
   services: Services;
 }

@@ -18,6 +18,8 @@ export interface DispatchSink {
   result(payload: TaskResultPayload): void;
   mcpResult(payload: McpResultPayload): void;
   output(payload: TaskOutputPayload): void;
+  /** resolves when more live output may be sent (backpressure); absent: at once */
+  outputRoom?(signal?: AbortSignal): Promise<void>;
 }
 
 export interface DispatcherOptions {
@@ -218,6 +220,8 @@ export class Dispatcher {
       log,
       taskId: job.id,
       output: (stream, data) => coalescer.write(stream, data),
+      outputRoom: (signal) =>
+        this.opts.sink.outputRoom?.(signal ?? job.controller.signal) ?? Promise.resolve(),
       services: this.opts.services,
     };
     const started = performance.now();

@@ -40,6 +40,10 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Unsent bytes on the socket above which live output waits (see outputRoom). */
+export const OUTPUT_HIGH_WATER = 1024 * 1024;
+const OUTPUT_MAX_WAIT_MS = 30_000;
+
 /**
  * The one outbound WebSocket to the platform: dials, reads `welcome`, sends
  * heartbeats, reconnects forever with backoff, and delivers results through
@@ -97,6 +101,24 @@ export class Connection {
     const socket = this.socket;
     if (!socket) return;
     socket.send(JSON.stringify(envelope(type, payload))).catch(() => {});
+  }
+
+  /**
+   * Backpressure for live output: resolves once the socket holds less than
+   * OUTPUT_HIGH_WATER unsent bytes, or there is no socket (output is then
+   * dropped anyway), or `signal` aborts, or OUTPUT_MAX_WAIT_MS passed (a
+   * stuck socket is the heartbeat's to detect; a command is not held forever).
+   * A command's output is read no faster than the platform takes it, instead
+   * of queueing in this process.
+   */
+  async outputRoom(signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + OUTPUT_MAX_WAIT_MS;
+    for (;;) {
+      const socket = this.socket;
+      if (!socket?.bufferedAmount || socket.bufferedAmount() < OUTPUT_HIGH_WATER) return;
+      if (signal?.aborted || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Resolves once every queued result has been handed to the socket (or `ms` passed). */

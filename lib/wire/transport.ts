@@ -15,6 +15,8 @@ export interface Socket {
   close(code?: number, reason?: string): void;
   /** transport-level liveness probe; resolves false when no pong arrives in time */
   ping?(timeoutMs: number): Promise<boolean>;
+  /** bytes sent but not yet handed to the OS (the WebSocket's bufferedAmount) */
+  bufferedAmount?(): number;
 }
 
 export interface SocketHandlers {
@@ -89,6 +91,7 @@ export const dialWs: Dialer = async (url, handlers, opts) => {
             else ws.send(text, (err?: Error) => err ? fail(err) : done());
           }),
         close: (code, reason) => ws.close(code, reason),
+        bufferedAmount: () => ws.bufferedAmount,
         ping: (timeoutMs) =>
           new Promise((done) => {
             const timer = setTimeout(() => done(false), timeoutMs);
@@ -148,6 +151,7 @@ export const dialNative: Dialer = (url, handlers, opts) =>
           return Promise.resolve();
         },
         close: (code, reason) => ws.close(code, reason),
+        bufferedAmount: () => ws.bufferedAmount,
       });
     };
     ws.onmessage = (ev) => {
