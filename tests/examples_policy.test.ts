@@ -30,9 +30,11 @@ Deno.test({
   fn: async () => {
     const hostChanging = loadCorpus().filter((e) => e.kind === "host-changing");
     expect(hostChanging.length).toBeGreaterThanOrEqual(100);
-    // The rules refuse most before anything runs; a redirect outside the workspace
-    // (`echo 3 > /proc/sys/vm/drop_caches`) passes the rules and is refused when the
-    // runner resolves it: those run through the operation, on tripwires only.
+    // The rules refuse most before anything runs. What `check` cannot decide alone is
+    // decided when it runs: a redirect outside the workspace (`echo 3 >
+    // /proc/sys/vm/drop_caches`) when the runner resolves it, a word known only at run
+    // time (`kill $(pgrep java)`) by the gate before the program starts. Those run
+    // through the operation, on tripwires only, and must change nothing there.
     const fx = await makeFixture(hostChanging.flatMap((e) => e.command.split(/[^\w.+-]+/)));
     try {
       for (const [name, config] of await examples()) {
@@ -41,8 +43,9 @@ Deno.test({
         for (const e of hostChanging.filter((e) => allowed(config, e.command))) {
           fx.clearMarkers();
           const r = await underRunner(e.command, fx, policy, "host-changing", 10);
-          if (r.status === "ran" || fx.ranMarkers().length > 0) passed.push(e.command);
-          else expect({ c: e.command, why: r.why }).toEqual({ c: e.command, why: "confinement" });
+          // refused when it ran (the gate), or it ran and started nothing that changes
+          // anything: every program here is a tripwire that would have left a marker
+          if (fx.ranMarkers().length > 0) passed.push(`${e.command} (${r.status})`);
         }
         expect({ name, passed }).toEqual({ name, passed: [] });
       }

@@ -26,7 +26,7 @@ export interface Fixture {
   env(kind: "read-only" | "host-changing"): Record<string, string>;
   /** rewrites the workspace to its initial content (between the bash run and the runner run) */
   reset(): Promise<void>;
-  /** a listing of the workspace (path, size, mtime): equal listings mean nothing was written */
+  /** a listing of the workspace and `outside/` (path, size, mtime): equal listings mean nothing was written */
   snapshot(): string;
   /** names of the marker files present (empty when nothing host-changing ran) */
   ranMarkers(): string[];
@@ -78,7 +78,7 @@ export async function makeFixture(tripwireNames: Iterable<string> = []): Promise
       await writeWorkspace(workspace);
     },
     snapshot() {
-      return listing(workspace, "").join("\n");
+      return [...listing(workspace, ""), ...listing(join(base, "outside"), "")].join("\n");
     },
     ranMarkers() {
       return [...Deno.readDirSync(markers)].map((e) => e.name).sort();
@@ -1401,6 +1401,21 @@ export const READERS = [
 ];
 
 /**
+ * Programs that are harmless in most forms and change things in some: in the
+ * tripwire dir they mark only for those forms (by their own reading of the
+ * arguments, not the examples' rules), so `... | awk '{print $2}' | xargs kubectl
+ * delete pod` is judged by whether `kubectl delete` ran, not by the awk before it.
+ */
+const WRITING_FORMS: Record<string, string> = {
+  awk: "(system|getline|>|[|]| -f|--file|@|--load|--include| -[a-zA-Z]*[fli] )",
+  sort: "( -[a-zA-Z]*[oT]|--o|--co|--te)",
+  uniq: "^ (-[a-zA-Z]+ )*[^- ][^ ]* [^ ]",
+  sed: "( -[a-zA-Z]*i|--in|w |e )",
+  find: "(-delete|-exec|-ok|-fprint|-fls)",
+  tee: "( [^- ])",
+};
+
+/**
  * The tripwire dir, the only PATH host-changing commands get: stubs as for
  * read-only commands (only their changing sub-commands mark), READERS as
  * silent no-ops, and a recorder that marks for every other name.
@@ -1414,6 +1429,8 @@ export async function writeTripwires(dir: string, markers: string, names: Iterab
       ? "#!/bin/bash\nexit 0\n"
       : all[name]
       ? stub(markers, all[name])
+      : WRITING_FORMS[name]
+      ? stub(markers, `${has(WRITING_FORMS[name])} && mark write\nexit 0`)
       : recorder;
     await writeExecutable(join(dir, name), text);
   }
