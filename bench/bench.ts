@@ -22,6 +22,7 @@
 import { join } from "node:path";
 import { BenchPlatform, type BenchResult } from "./bench_platform.ts";
 import { stdioArgv } from "../tests/fixtures/mcp_context.ts";
+import { median, percentile, timeEach } from "./timing.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MAIN = join(HERE, "..", "main.ts");
@@ -56,10 +57,8 @@ const opts = parseArgs(Deno.args);
 
 // ---- measuring helpers -------------------------------------------------------------------
 
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const pct = (xs: number[], p: number) =>
-  sorted(xs)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-const p50 = (xs: number[]) => pct(xs, 0.5);
+const pct = percentile;
+const p50 = median;
 
 /** VmRSS of a process in MB (Linux /proc). */
 function rssMb(pid: number): number {
@@ -245,17 +244,6 @@ function figure(f: Figure): void {
 }
 
 const fmt = (v: number) => v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(3);
-
-async function timeEach(n: number, fn: () => Promise<void>): Promise<number[]> {
-  for (let i = 0; i < Math.min(50, n); i++) await fn(); // warm-up
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
 
 function expectOk(r: BenchResult, what: string): Record<string, unknown> {
   if (!r.success) throw new Error(`${what} failed: ${r.error}`);

@@ -6,21 +6,11 @@
  */
 import { PlatformSimulator } from "../tests/support/platform.ts";
 import { startRunner } from "../tests/support/runner.ts";
+import { median, percentile, timeEach } from "./timing.ts";
 
 const N = Number(Deno.args[0] ?? 200);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
-
-async function time(fn: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 5; i++) await fn(); // warm-up
-  const out: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
+const p90 = (xs: number[]) => percentile(xs, 0.9);
+const time = (fn: () => Promise<unknown>) => timeEach(N, fn, 5);
 
 const sim = await PlatformSimulator.start();
 const runner = await startRunner({
