@@ -20,6 +20,8 @@ export const ENV = {
 
 export interface RunFlags {
   token?: string;
+  /** a file whose first line is the token */
+  tokenFile?: string;
   url?: string;
   workspace?: string;
   config?: string;
@@ -65,9 +67,14 @@ export function resolveSettings(
 ): RunSettings {
   const pick = (flag: string | undefined, envName: string, fromConfig?: string) =>
     flag ?? (env(envName) || undefined) ?? fromConfig;
-  const token = pick(flags.token, ENV.token, config.token);
+  // --token, --token-file, the environment, systemd's LoadCredential=token, the config.
+  const token = flags.token ??
+    (flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile, "--token-file") : undefined) ??
+    (env(ENV.token) || undefined) ?? credential(env) ?? config.token;
   if (!token) {
-    throw new UsageError(`missing token: pass --token or set ${ENV.token}`);
+    throw new UsageError(
+      `missing token: pass --token or set ${ENV.token} (or --token-file FILE)`,
+    );
   }
   const url = pick(flags.url, ENV.url, config.url) ?? DEFAULT_URL;
   let parsed: URL;
@@ -117,4 +124,30 @@ export function resolveSettings(
     transport: transport as TransportName,
     maxFrameBytes: maxFrame,
   };
+}
+
+/** The first line of a token file, trimmed; a UsageError names the file when it cannot be read. */
+export function readTokenFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: cannot read: ${(err as Error).message}`);
+  }
+  const token = text.split("\n")[0].trim();
+  if (token === "") throw new UsageError(`${what} ${path}: the file is empty`);
+  return token;
+}
+
+/** systemd's `LoadCredential=token:...`: $CREDENTIALS_DIRECTORY/token, when it exists. */
+function credential(env: (name: string) => string | undefined): string | undefined {
+  const dir = env("CREDENTIALS_DIRECTORY");
+  if (!dir) return undefined;
+  const path = join(dir, "token");
+  try {
+    Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+  return readTokenFile(path, "systemd credential");
 }

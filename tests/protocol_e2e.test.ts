@@ -8,7 +8,8 @@ const b64 = (s: string) => btoa(s);
 async function connected(opts: { config?: string; env?: Record<string, string> } = {}) {
   const sim = await PlatformSimulator.start();
   const runner = await startRunner({ url: sim.url, token: sim.token, ...opts });
-  await sim.waitFor((e) => e.type === "heartbeat");
+  // generous: a loaded machine takes ~10 s to start the supervisor and its child
+  await sim.waitFor((e) => e.type === "heartbeat", 60_000);
   return {
     sim,
     runner,
