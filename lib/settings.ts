@@ -4,6 +4,7 @@ import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
 import { type TransportName, TRANSPORTS } from "./wire/transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./wire/limits.ts";
 
 export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
 export const ENV = {
@@ -16,6 +17,7 @@ export const ENV = {
   maxConcurrent: "FLASHDUTY_RUNNER_MAX_CONCURRENT_TASKS",
   transport: "FLASHDUTY_RUNNER_TRANSPORT",
   maxFrameBytes: "FLASHDUTY_RUNNER_MAX_FRAME_BYTES",
+  pingIntervalMs: "FLASHDUTY_RUNNER_PING_INTERVAL_MS",
 } as const;
 
 export interface RunFlags {
@@ -41,6 +43,8 @@ export interface RunSettings {
   transport: TransportName;
   /** a frame larger than this closes the connection (1009) instead of exhausting memory */
   maxFrameBytes: number;
+  /** liveness: a ping this often; one unanswered when the next is due drops the connection */
+  pingIntervalMs: number;
 }
 
 /** An environment variable, or undefined when unset or not readable (no --allow-env for it). */
@@ -110,9 +114,13 @@ export function resolveSettings(
       `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
     );
   }
-  const maxFrame = Number(env(ENV.maxFrameBytes) || 256 * 1024 * 1024);
+  const maxFrame = Number(env(ENV.maxFrameBytes) || DEFAULT_MAX_FRAME_BYTES);
   if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
     throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
+  }
+  const pingIntervalMs = Number(env(ENV.pingIntervalMs) || 30_000);
+  if (!Number.isInteger(pingIntervalMs) || pingIntervalMs < 100) {
+    throw new UsageError(`${ENV.pingIntervalMs} must be an integer of at least 100`);
   }
   return {
     token,
@@ -123,6 +131,7 @@ export function resolveSettings(
     maxConcurrent,
     transport: transport as TransportName,
     maxFrameBytes: maxFrame,
+    pingIntervalMs,
   };
 }
 
