@@ -1,9 +1,9 @@
 import { basename, dirname, join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
-import { isWithin, type Workspace } from "./workspace.ts";
+import { isWithin } from "./workspace.ts";
 
 /**
- * Replaces the file at `real` (a confined path from ws.resolve) with `data`
+ * Replaces the file at `real` (a confined path below `root`) with `data`
  * so that no reader ever sees a half-written file: the bytes go to a fresh
  * temp file in the same directory, are fsynced, then renamed over the
  * target. rename(2) replaces a symlink at the target instead of following
@@ -11,12 +11,12 @@ import { isWithin, type Workspace } from "./workspace.ts";
  * directories are created. An existing file keeps its permission bits.
  */
 export async function atomicWrite(
-  ws: Workspace,
+  root: string,
   real: string,
   data: Uint8Array,
   display: string,
 ): Promise<void> {
-  if (real === ws.root) throw new TaskError(`cannot write ${display}: it is a directory`);
+  if (real === root) throw new TaskError(`cannot write ${display}: it is a directory`);
   let mode: number | undefined;
   try {
     const info = await Deno.lstat(real);
@@ -37,7 +37,7 @@ export async function atomicWrite(
   // A component could have been swapped for a symlink since resolve: write
   // only into a directory whose real location is still inside.
   const realDir = await Deno.realPath(dir);
-  if (!isWithin(realDir, ws.root)) throw new PathEscapeError(display);
+  if (!isWithin(realDir, root)) throw new PathEscapeError(display);
   const target = join(realDir, basename(real));
   const temp = join(realDir, `.flashduty-write-${crypto.randomUUID()}.tmp`);
   // createNew is O_CREAT|O_EXCL: it never opens an existing file or follows a symlink

@@ -1,4 +1,3 @@
-import { atomicWrite } from "../fs/atomic_write.ts";
 import type { Truncation } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
@@ -26,9 +25,9 @@ export async function limitOutput(
   const rel = `${OUTPUTS_DIR}/${op}_${randomChars(8)}_${Math.floor(Date.now() / 1000)}.txt`;
   let saved: string | undefined = rel;
   try {
-    // atomicWrite re-checks the directory after creating it, so a `.work`
-    // swapped for a symlink meanwhile cannot redirect the save outside
-    await atomicWrite(ws, await ws.resolve(rel), new TextEncoder().encode(text), rel);
+    // written through directory descriptors (ws.fs), so a `.work` swapped
+    // for a symlink meanwhile cannot redirect the save outside
+    await ws.fs.writeAtomic(rel, new TextEncoder().encode(text), rel);
   } catch {
     saved = undefined; // the preview still goes out, just without a file to page through
   }
