@@ -13,7 +13,8 @@ import { isWithin, type Workspace } from "./workspace.ts";
 export async function atomicWrite(
   ws: Workspace,
   real: string,
-  data: Uint8Array,
+  /** the bytes, or pieces of them made one at a time (a large text encoded in slices) */
+  data: Uint8Array | Iterable<Uint8Array>,
   display: string,
 ): Promise<void> {
   if (real === ws.root) throw new TaskError(`cannot write ${display}: it is a directory`);
@@ -44,7 +45,9 @@ export async function atomicWrite(
   const file = await Deno.open(temp, { write: true, createNew: true, mode: mode ?? 0o644 });
   try {
     try {
-      for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
+      for (const piece of data instanceof Uint8Array ? [data] : data) {
+        for (let off = 0; off < piece.length;) off += await file.write(piece.subarray(off));
+      }
       // the umask must not narrow an existing file's mode
       if (mode !== undefined) await Deno.chmod(temp, mode);
       await file.sync();
