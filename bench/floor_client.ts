@@ -1,6 +1,6 @@
 /**
  * The floor a runner is measured against: a minimal Deno + npm:ws program
- * that speaks just enough of PROTOCOL.md to answer the benchmark. A `read`
+ * that speaks just enough of docs/protocol.md to answer the benchmark. A `read`
  * reads the file and replies with its base64; a `bash` spawns `true` and
  * replies with its exit code (a bare spawn plus a bare WebSocket echo).
  *

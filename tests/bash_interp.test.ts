@@ -7,8 +7,17 @@
  */
 import { expect } from "./deps.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
-import { Workspace } from "../lib/fs/workspace.ts";
-import { fixture, type Outcome, underBash, underRunner } from "./bash_interp_support.ts";
+import type { Workspace } from "../lib/fs/workspace.ts";
+import {
+  envFor,
+  INTERP_RULES,
+  type Outcome,
+  underBash,
+  underRunner,
+  withFixture,
+} from "./bash_interp_support.ts";
+import { runBash } from "../lib/bash/run.ts";
+import { context } from "./bash_support.ts";
 
 const CASES: Record<string, string[]> = {
   "issue 10 wrong answers": [
@@ -20,6 +29,10 @@ const CASES: Record<string, string[]> = {
     "cd /; ls -d etc | head -3",
     "cd var/log && cat app.log > ../../copy.txt 2>&1; cat ../../copy.txt",
     "grep -c . etc/hosts > out.txt 2>&1; cat out.txt",
+    "ls /nonexistent-xyz 2>&1 | head -1", // argv[0] as typed: `ls: cannot access`, not `/usr/bin/ls:`
+    "cat nope.txt 2>&1; echo $?",
+    "sh -c 'echo $0'",
+    "cd var/log && cat missing.log > ../err.txt 2>&1; cat ../err.txt",
   ],
   "lists and pipelines": [
     "false && echo no; false || echo yes; true && echo and || echo not",
@@ -195,18 +208,86 @@ async function compare(ws: Workspace, script: string): Promise<string | undefine
 
 for (const [construct, scripts] of Object.entries(CASES)) {
   Deno.test(`interpreter = bash: ${construct}`, async () => {
-    const root = await Deno.makeTempDir({ prefix: "bash_interp_" });
-    try {
-      await fixture(root);
-      const ws = await Workspace.open(root);
+    await withFixture(async (ws) => {
       const diffs: string[] = [];
       for (const s of scripts) {
         const d = await compare(ws, s);
         if (d) diffs.push(d);
       }
       expect(diffs).toEqual([]);
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
+    });
   });
 }
+
+Deno.test("one gate: every way of reaching a program meets the rule with the final argv", async () => {
+  await withFixture(async (ws) => {
+    const rules = [...INTERP_RULES, { pattern: "wc *", action: "deny" as const }];
+    const ways = [
+      "echo x | wc -l",
+      "echo $(wc -l data/list.txt)",
+      "echo `wc -l data/list.txt`",
+      "for i in 1; do wc -l data/list.txt; done",
+      "while true; do wc -l data/list.txt; break; done",
+      "if true; then wc -l data/list.txt; fi",
+      "case a in a) wc -l data/list.txt;; esac",
+      "{ wc -l data/list.txt; }",
+      "(wc -l data/list.txt)",
+      "echo data/list.txt | xargs wc -l",
+      "echo data/list.txt | xargs -I{} wc -l {}",
+      "timeout 5 wc -l data/list.txt",
+      "env wc -l data/list.txt",
+      "env LC_ALL=C wc -l data/list.txt",
+      "command wc -l data/list.txt",
+      "exec wc -l data/list.txt",
+      "nice -n 1 wc -l data/list.txt",
+      "nohup wc -l data/list.txt",
+      "x=wc; $x -l data/list.txt",
+      "w{c,} -l data/list.txt",
+      "cat <<EOF\n$(wc -l data/list.txt)\nEOF",
+      "echo ${x:-$(wc -l data/list.txt)}",
+      "[[ -n $(wc -l data/list.txt) ]]",
+    ];
+    for (const way of ways) {
+      const spawned: string[][] = [];
+      let message = "";
+      try {
+        await underRunner(way, ws, rules, spawned);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect({ way, message }).toEqual({
+        way,
+        message: expect.stringMatching(/^command denied: .*wc .*rule "(wc )?\*": deny/),
+      });
+      expect({ way, wc: spawned.filter((a) => a.includes("wc")) }).toEqual({ way, wc: [] });
+    }
+  });
+});
+
+Deno.test("bounds: loops, braces, substitutions and the task timeout stop runaway scripts", async () => {
+  await withFixture(async (ws) => {
+    const refusal = async (script: string) => {
+      try {
+        await underRunner(script, ws);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "ran";
+    };
+    expect(await refusal("while :; do :; done")).toContain("more than 100000 loop iterations");
+    expect(await refusal("echo {1..100000}")).toContain("more than 10000 words");
+    expect(await refusal(`echo ${"{a,b}".repeat(14)}x`))
+      .toContain("more than 10000 words");
+    expect(await refusal("echo " + "$(echo ".repeat(20) + "x" + ")".repeat(20)))
+      .toContain("nested deeper than 16");
+    expect(await refusal("x=$(seq 1 2000000)")).toContain("more than 4194304 bytes");
+    // a builtin-only loop still yields to the timer: the task timeout ends it
+    const r = await runBash(
+      { command: "while :; do x=$((x+1)); done", timeout: 0.05 },
+      context(ws, INTERP_RULES),
+      { env: envFor(ws.root) },
+    );
+    expect(r.exit_code).toBe(124);
+    expect(r.stderr).toContain("command timed out");
+  });
+});

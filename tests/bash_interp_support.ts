@@ -5,7 +5,7 @@
  */
 import type { Rule } from "../lib/config.ts";
 import { runBash } from "../lib/bash/run.ts";
-import type { Workspace } from "../lib/fs/workspace.ts";
+import { Workspace } from "../lib/fs/workspace.ts";
 import { context } from "./bash_support.ts";
 
 /** Read-only programs the differential tests may start (the gate still checks each argv). */
@@ -88,4 +88,15 @@ export async function underRunner(
     onSpawn: (argv) => spawned?.push([...argv]),
   });
   return { stdout: r.stdout, exit: r.exit_code, stderr: r.stderr };
+}
+
+/** A fresh fixture workspace for `fn`, removed afterwards. */
+export async function withFixture(fn: (ws: Workspace) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "bash_interp_" });
+  try {
+    await fixture(root);
+    await fn(await Workspace.open(root));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 }

@@ -66,7 +66,7 @@ Deno.test("reconnects after the platform drops the connection and sends environm
     const from = sim.received.length;
     const hb = await sim.waitFor<HeartbeatPayload>(
       (e) => e.type === "heartbeat",
-      20_000,
+      60_000,
       "second heartbeat",
       from,
     );
@@ -110,7 +110,7 @@ Deno.test("without a welcome the runner warns after 5 s and still heartbeats wit
   const sim = await PlatformSimulator.start({ welcome: null });
   const runner = await startRunner({ url: sim.url, token: sim.token });
   try {
-    const hb = await sim.waitFor<HeartbeatPayload>((e) => e.type === "heartbeat", 20_000);
+    const hb = await sim.waitFor<HeartbeatPayload>((e) => e.type === "heartbeat", 60_000);
     expect(hb.payload.worknode_id).toBe("");
     await runner.waitForLog(/no welcome from the platform/);
   } finally {
@@ -137,7 +137,7 @@ Deno.test("wss://: both transports connect over TLS and verify the server certif
         args: ["--transport", transport],
         env: { DENO_CERT: ca },
       });
-      await sim.waitFor((e) => e.type === "heartbeat", 20_000, `${transport} heartbeat`, from);
+      await sim.waitFor((e) => e.type === "heartbeat", 60_000, `${transport} heartbeat`, from);
       expect(await runner.stop()).toBe(0);
     }
     // Without the CA the certificate is refused: TLS is really verified.

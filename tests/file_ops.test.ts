@@ -1,6 +1,6 @@
 /**
  * The workspace file operations (read, write, list, glob) against real
- * files in temp dirs: result shapes as PROTOCOL.md gives them, the edge
+ * files in temp dirs: result shapes as docs/protocol.md gives them, the edge
  * cases the platform relies on, atomic writes under a concurrent reader and
  * a crash. grep has its own file (grep.test.ts).
  */

@@ -991,7 +991,7 @@ export class Interpreter {
         stdin: stdin ? "piped" : "null",
         stdout: useOut ? "piped" : "null",
         stderr: useErr ? "piped" : "null",
-      });
+      }, name);
     } catch (err) {
       const denied = err instanceof Deno.errors.PermissionDenied ||
         err instanceof Deno.errors.NotCapable;

@@ -9,14 +9,26 @@
  * lose the link. A process that both calls setsid and double-forks before we
  * look escapes both nets; that is the documented limit.
  */
+import { spawn as nodeSpawn } from "node:child_process";
+import { constants } from "node:os";
+import type { Readable, Writable } from "node:stream";
 import { descendants, killAll, type ProcessId } from "../proc/process_tree.ts";
 import { sendSignal } from "../proc/signal.ts";
 
 export const KILL_GRACE_MS = 2_000;
 
+/** What the runner uses of a started program (Deno.ChildProcess has it all). */
+export interface Child {
+  readonly pid: number;
+  readonly stdin: WritableStream<Uint8Array>;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly status: Promise<Deno.CommandStatus>;
+}
+
 /** A started program and its process group. */
 export interface Started {
-  child: Deno.ChildProcess;
+  child: Child;
   pid: number;
 }
 
@@ -25,10 +37,16 @@ export class ProcessTree {
   private readonly groups = new Map<number, Promise<Deno.CommandStatus>>();
   private killing: Promise<void> | undefined;
 
-  /** Starts `program` as the leader of a new process group. Throws as Deno.Command does. */
-  spawn(program: string, options: Deno.CommandOptions): Started {
+  /**
+   * Starts `program` as the leader of a new process group. Throws as Deno.Command does.
+   * With `argv0`, the program sees that as its name (`ls`, as typed) while the
+   * resolved path is what runs: Deno.Command cannot do that, node:child_process can.
+   */
+  spawn(program: string, options: Deno.CommandOptions, argv0?: string): Started {
     if (this.killing) throw new Deno.errors.Interrupted("the command is being stopped");
-    const child = new Deno.Command(program, { ...options, detached: true }).spawn();
+    const child = argv0 === undefined || argv0 === program
+      ? new Deno.Command(program, { ...options, detached: true }).spawn()
+      : spawnNamed(program, argv0, options);
     this.groups.set(child.pid, child.status);
     return { child, pid: child.pid };
   }
@@ -70,4 +88,91 @@ function signal(pid: number, sig: Deno.Signal): void {
   } catch {
     // already gone
   }
+}
+
+/** node:child_process's spawn, which takes argv0, behind the Child interface. */
+function spawnNamed(program: string, argv0: string, o: Deno.CommandOptions): Child {
+  const mode = (m: string | undefined) =>
+    m === "piped" ? "pipe" : m === "inherit" ? "inherit" : "ignore";
+  const env = o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env };
+  const cp = nodeSpawn(program, o.args ?? [], {
+    argv0,
+    cwd: o.cwd === undefined ? undefined : String(o.cwd),
+    env,
+    detached: true,
+    stdio: [mode(o.stdin), mode(o.stdout), mode(o.stderr)],
+  });
+  // A failed start is reported as an "error" event on the next tick: listen before anything else.
+  cp.on("error", () => {});
+  if (cp.pid === undefined) {
+    throw new Deno.errors.NotFound(
+      `failed to start ${program} (e.g. the argument list is too long)`,
+    );
+  }
+  const none = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  const status = new Promise<Deno.CommandStatus>((resolve) => {
+    cp.once("exit", (code, sig) => {
+      const signal = (sig ?? null) as Deno.Signal | null;
+      const n = sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0;
+      const c = code ?? 128 + n;
+      resolve({ success: c === 0, code: c, signal });
+    });
+  });
+  return {
+    pid: cp.pid,
+    stdin: cp.stdin ? writable(cp.stdin) : new WritableStream(),
+    stdout: cp.stdout ? readable(cp.stdout) : none(),
+    stderr: cp.stderr ? readable(cp.stderr) : none(),
+    status,
+  };
+}
+
+/**
+ * A node stream as a web stream, with every error handled here: cancelling
+ * closes our end of the pipe (the program gets SIGPIPE), as with Deno.Command.
+ */
+function readable(node: Readable): ReadableStream<Uint8Array> {
+  let done = false;
+  // A byte stream, so pump (lib/bash/sinks.ts) reads it into its one reused buffer.
+  return new ReadableStream({
+    type: "bytes",
+    start(c) {
+      node.on("data", (d: Uint8Array) => {
+        if (done) return;
+        c.enqueue(new Uint8Array(d)); // a copy: node may reuse the buffer
+        if ((c.desiredSize ?? 0) <= 0) node.pause();
+      });
+      const end = () => {
+        if (done) return;
+        done = true;
+        c.close();
+        c.byobRequest?.respond(0);
+      };
+      node.on("end", end);
+      node.on("close", end);
+      node.on("error", end);
+    },
+    pull() {
+      node.resume();
+    },
+    cancel() {
+      done = true;
+      node.destroy();
+    },
+  }, { highWaterMark: 256 * 1024 });
+}
+
+function writable(node: Writable): WritableStream<Uint8Array> {
+  node.on("error", () => {}); // EPIPE when the program exits first: the write below rejects
+  return new WritableStream<Uint8Array>({
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) => {
+        if (node.destroyed) return reject(new Deno.errors.BrokenPipe("stdin closed"));
+        node.write(chunk, (err) => err ? reject(err) : resolve());
+      }),
+    close: () => new Promise<void>((resolve) => node.end(() => resolve())),
+    abort: () => {
+      node.destroy();
+    },
+  });
 }

@@ -165,36 +165,6 @@ export class FileSink extends Shared {
   }
 }
 
-/**
- * The pipe between two programs. Its reader is the next program's stdin,
- * unless that program redirected its stdin elsewhere: then writes fail and
- * the writer stops, so the producer gets SIGPIPE as it would under bash.
- */
-export class PipeSink extends Shared {
-  private resolveReader!: (w: WritableStreamDefaultWriter<Uint8Array> | undefined) => void;
-  private readonly reader = new Promise<WritableStreamDefaultWriter<Uint8Array> | undefined>((r) =>
-    this.resolveReader = r
-  );
-
-  /** The next program started: its stdin reads this pipe. */
-  attach(stdin: WritableStream<Uint8Array>): void {
-    this.resolveReader(stdin.getWriter());
-  }
-  /** The next program did not start, or reads its stdin from elsewhere. */
-  noReader(): void {
-    this.resolveReader(undefined);
-  }
-  protected async put(chunk: Uint8Array): Promise<boolean> {
-    const w = await this.reader;
-    if (!w) return false;
-    await w.write(chunk);
-    return true;
-  }
-  protected async end(): Promise<void> {
-    await (await this.reader)?.close();
-  }
-}
-
 const PUMP_BUFFER_BYTES = 64 * 1024;
 
 function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
@@ -280,7 +250,9 @@ export class Pipe extends Shared {
 
   protected async put(chunk: Uint8Array): Promise<boolean> {
     if (this.cancelled) return false;
-    this.ctrl.enqueue(chunk);
+    // A copy: the writer (pump) reuses its buffer once this resolves, and the
+    // reader may still hold the chunk then (a program's stdin write in flight).
+    this.ctrl.enqueue(chunk.slice());
     while (!this.cancelled && (this.ctrl.desiredSize ?? 0) <= 0) {
       await new Promise<void>((r) => this.wake = r);
     }

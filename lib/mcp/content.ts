@@ -1,5 +1,5 @@
 /**
- * A tool result's content as the one text the platform gets (PROTOCOL.md:
+ * A tool result's content as the one text the platform gets (docs/protocol.md:
  * text parts joined with "\n", an image part is `[Image: <mime>]`). Parts
  * the reference drops silently are described briefly instead, so the model
  * knows something was there.

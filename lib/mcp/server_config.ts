@@ -1,6 +1,6 @@
 /**
  * Reading the `server` object of mcp_call / mcp_list_tools / mcp.call
- * (PROTOCOL.md "MCP server config") into a checked, typed description.
+ * (docs/protocol.md "MCP server config") into a checked, typed description.
  * Anything malformed is a TaskError naming the server; nothing is coerced.
  */
 import { TaskError } from "../tasks/errors.ts";

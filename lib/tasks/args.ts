@@ -2,7 +2,7 @@ import { TaskError } from "./errors.ts";
 import { isObject } from "../wire/protocol.ts";
 
 /**
- * Reading an operation's `args` with the types PROTOCOL.md gives. Wrong types
+ * Reading an operation's `args` with the types docs/protocol.md gives. Wrong types
  * are a clear `invalid args` error, never a coerced value.
  */
 export class Args {

@@ -106,7 +106,7 @@ export class Dispatcher {
           this.opts.log.warn("dropped an mcp.call without a call_id (nothing to answer to)");
           return;
         }
-        // An mcp.call is an mcp_call task in another envelope (PROTOCOL.md).
+        // An mcp.call is an mcp_call task in another envelope (docs/protocol.md).
         this.submit({
           kind: "mcp",
           id: p.call_id,

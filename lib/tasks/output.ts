@@ -2,7 +2,7 @@ import { atomicWrite } from "../fs/atomic_write.ts";
 import type { Truncation } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
-/** PROTOCOL.md "Large output": the limits the platform's prompts are written for. */
+/** docs/protocol.md "Large output": the limits the platform's prompts are written for. */
 export const MAX_OUTPUT_CHARS = 30_000;
 export const PREVIEW_LINES = 20;
 export const PREVIEW_CHARS = 8_000;

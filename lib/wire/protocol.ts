@@ -1,5 +1,5 @@
 /**
- * The wire contract with the Flashduty platform (../shared/PROTOCOL.md):
+ * The wire contract with the Flashduty platform (docs/protocol.md):
  * every message type, its payload, and how frames are made and read.
  * Field names are compatibility-critical: they match the Go reference runner.
  */
@@ -111,7 +111,7 @@ export interface McpResultPayload {
   error?: string;
 }
 
-// ---- operation results (PROTOCOL.md "Operations") ----
+// ---- operation results (docs/protocol.md "Operations") ----
 
 /** Fields every text-returning result may carry after large-output handling. */
 export interface Truncation {

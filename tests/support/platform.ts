@@ -1,6 +1,6 @@
 /**
  * A platform simulator: a real WebSocket server on 127.0.0.1 that speaks the
- * platform's side of PROTOCOL.md. Tests and `deno task demo` drive the real
+ * platform's side of docs/protocol.md. Tests and `deno task demo` drive the real
  * runner through it; nothing of the runner is mocked.
  */
 import {
@@ -118,8 +118,12 @@ export class PlatformSimulator {
     return this.socket?.readyState === WebSocket.OPEN;
   }
 
-  /** Resolves when a runner is connected (now or later). */
-  waitForConnection(timeoutMs = 15_000): Promise<void> {
+  /**
+   * Resolves when a runner is connected (now or later). The default deadlines
+   * are generous: a runner starting under a supervisor on a loaded 2-core
+   * machine has taken over 15 s to its first heartbeat.
+   */
+  waitForConnection(timeoutMs = 60_000): Promise<void> {
     if (this.connected) return Promise.resolve();
     return withTimeout(
       new Promise<void>((r) => this.connectionWaiters.push(r)),
@@ -131,7 +135,7 @@ export class PlatformSimulator {
   /** The first frame (already received or still to come) that matches. */
   waitFor<T = Record<string, unknown>>(
     match: (env: Envelope<Record<string, unknown>>) => boolean,
-    timeoutMs = 15_000,
+    timeoutMs = 60_000,
     what = "a matching message",
     from = 0,
   ): Promise<Envelope<T>> {

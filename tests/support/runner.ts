@@ -61,7 +61,7 @@ export async function startRunner(opts: StartOptions): Promise<RunnerProcess> {
     await pumps;
     return s;
   });
-  const waitForLog = async (pattern: RegExp, timeoutMs = 20_000) => {
+  const waitForLog = async (pattern: RegExp, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     while (true) {
       const m = pattern.exec(text);
