@@ -14,7 +14,7 @@ import {
   type RunFlags,
   UsageError,
 } from "./lib/settings.ts";
-import { enterSandbox, permissionsText } from "./lib/sandbox/supervisor.ts";
+import { enterSandbox, permissionsText, receiveToken } from "./lib/sandbox/supervisor.ts";
 import { VERSION } from "./lib/version.ts";
 
 async function readConfig(path: string | undefined): Promise<RunnerConfig> {
@@ -36,7 +36,11 @@ function buildCli(): Command {
     .description("connect to the platform and serve tasks until SIGINT/SIGTERM")
     .option(
       "--token <token>",
-      `worknode token (env ${ENV.token}; prefer the env: flags show in ps)`,
+      `worknode token (env ${ENV.token}; prefer --token-file or the env: flags show in ps)`,
+    )
+    .option(
+      "--token-file <file>",
+      "read the worknode token from this file's first line (systemd: LoadCredential=token:FILE)",
     )
     .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
     .option("--workspace <dir>", `workspace root, created if missing (env ${ENV.workspace})`)
@@ -50,11 +54,17 @@ function buildCli(): Command {
     .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
     .option(
       "--no-sandbox",
-      "do not re-execute under the Deno permissions derived from the config (debugging only)",
+      "no Deno permission layer and no kernel layer: run with the flags given (debugging only)",
     )
     .action(async (flags: RunFlags & { sandbox: boolean }) => {
       const config = await readConfig(flags.config);
-      const settings = resolveSettings(flags, readEnv, config);
+      // A supervised child gets the token on its stdin, never in argv or env.
+      const handed = await receiveToken();
+      const settings = resolveSettings(
+        handed === undefined ? flags : { ...flags, token: handed, tokenFile: undefined },
+        readEnv,
+        config,
+      );
       await setupLogging(settings.logLevel, settings.logFormat);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
@@ -62,6 +72,7 @@ function buildCli(): Command {
         configPath: flags.config ?? readEnv(ENV.config),
         workspace: settings.workspace,
         platformUrl: settings.url,
+        token: settings.token,
         noSandbox: flags.sandbox === false,
       });
       // The runner's modules load only in the process that serves tasks: a
@@ -80,7 +91,8 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       if (flags.lint) {
         const { lintConfig } = await import("./lib/policy/lint.ts");
-        const lint = lintConfig(config);
+        const { probeLandlock } = await import("./lib/sandbox/landlock.ts");
+        const lint = lintConfig(config, { kernel: probeLandlock() });
         console.log(lint.text.trimEnd());
         Deno.exitCode = lint.warnings.length === 0 ? 0 : 1;
         return;

@@ -16,7 +16,17 @@ export interface RunnerConfig {
     bash: Rule[];
     /** `permission.webfetch`: URL rules; undefined means the built-in policy */
     webfetch?: Rule[];
+    /** `permission.write_paths`: absolute paths the kernel layer lets programs write beneath */
+    writePaths?: string[];
+    /** `permission.exec_paths`: absolute paths the kernel layer lets programs execute beneath */
+    execPaths?: string[];
   };
+  /**
+   * `sandbox`: the kernel layer (Landlock). auto (default): on where the
+   * kernel has it, else one warning; require: refuse to start without it;
+   * off: not applied.
+   */
+  sandbox?: SandboxSetting;
   /** Fields the Go reference's config file has; flags and env win over them. */
   token?: string;
   url?: string;
@@ -26,6 +36,9 @@ export interface RunnerConfig {
   labels?: string[];
   maxConcurrentTasks?: number;
 }
+
+export const SANDBOX_SETTINGS = ["auto", "require", "off"] as const;
+export type SandboxSetting = typeof SANDBOX_SETTINGS[number];
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -95,7 +108,18 @@ export function parseConfig(text: string, path = "<config>"): RunnerConfig {
           if (name === "bash") config.permission.bash = readRules(section.value, "bash", fail, at);
           else if (name === "webfetch") {
             config.permission.webfetch = readRules(section.value, "webfetch", fail, at);
-          } else fail(at, `unknown permission section \`${String(name)}\` (known: bash, webfetch)`);
+          } else if (name === "write_paths" || name === "exec_paths") {
+            const paths = readPaths((section.value as Node | null)?.toJSON?.(), name, fail, at);
+            if (name === "write_paths") config.permission.writePaths = paths;
+            else config.permission.execPaths = paths;
+          } else {
+            fail(
+              at,
+              `unknown permission section \`${
+                String(name)
+              }\` (known: bash, webfetch, write_paths, exec_paths)`,
+            );
+          }
         }
         break;
       }
@@ -132,6 +156,12 @@ export function parseConfig(text: string, path = "<config>"): RunnerConfig {
         config.logLevel = level as string | undefined;
         break;
       }
+      case "sandbox":
+        if (!(SANDBOX_SETTINGS as readonly unknown[]).includes(value)) {
+          fail(offset, `\`sandbox\` must be one of ${SANDBOX_SETTINGS.join(", ")}`);
+        }
+        config.sandbox = value as SandboxSetting;
+        break;
       case "max_concurrent_tasks":
         if (!Number.isInteger(value) || (value as number) < 1) {
           fail(offset, "`max_concurrent_tasks` must be a positive integer");
@@ -198,4 +228,23 @@ function readRules(
     rules.push(rule);
   }
   return rules;
+}
+
+/** A list of absolute paths (no comma: Deno's flag syntax cannot carry one). */
+function readPaths(
+  value: unknown,
+  name: string,
+  fail: (offset: number | undefined, reason: string) => never,
+  at: number | undefined,
+): string[] {
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value) || value.some((p) => typeof p !== "string")) {
+    fail(at, `\`permission.${name}\` must be a list of absolute paths`);
+  }
+  for (const p of value as string[]) {
+    if (!p.startsWith("/") || p.includes(",")) {
+      fail(at, `permission.${name}: ${JSON.stringify(p)} must be an absolute path without commas`);
+    }
+  }
+  return value as string[];
 }

@@ -32,6 +32,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     dial: dialer(settings.transport),
     log: logger("connection"),
     maxFrameBytes: settings.maxFrameBytes,
+    pingIntervalMs: settings.pingIntervalMs,
     // frames only arrive after start(), by which time the dispatcher exists
     onMessage: (env) => dispatcher.handle(env),
     heartbeat: async (identity, first) => ({

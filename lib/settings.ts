@@ -4,6 +4,7 @@ import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
 import { type TransportName, TRANSPORTS } from "./wire/transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./wire/limits.ts";
 
 export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
 export const ENV = {
@@ -16,10 +17,13 @@ export const ENV = {
   maxConcurrent: "FLASHDUTY_RUNNER_MAX_CONCURRENT_TASKS",
   transport: "FLASHDUTY_RUNNER_TRANSPORT",
   maxFrameBytes: "FLASHDUTY_RUNNER_MAX_FRAME_BYTES",
+  pingIntervalMs: "FLASHDUTY_RUNNER_PING_INTERVAL_MS",
 } as const;
 
 export interface RunFlags {
   token?: string;
+  /** a file whose first line is the token */
+  tokenFile?: string;
   url?: string;
   workspace?: string;
   config?: string;
@@ -39,6 +43,8 @@ export interface RunSettings {
   transport: TransportName;
   /** a frame larger than this closes the connection (1009) instead of exhausting memory */
   maxFrameBytes: number;
+  /** liveness: a ping this often; one unanswered when the next is due drops the connection */
+  pingIntervalMs: number;
 }
 
 /** An environment variable, or undefined when unset or not readable (no --allow-env for it). */
@@ -65,9 +71,14 @@ export function resolveSettings(
 ): RunSettings {
   const pick = (flag: string | undefined, envName: string, fromConfig?: string) =>
     flag ?? (env(envName) || undefined) ?? fromConfig;
-  const token = pick(flags.token, ENV.token, config.token);
+  // --token, --token-file, the environment, systemd's LoadCredential=token, the config.
+  const token = flags.token ??
+    (flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile, "--token-file") : undefined) ??
+    (env(ENV.token) || undefined) ?? credential(env) ?? config.token;
   if (!token) {
-    throw new UsageError(`missing token: pass --token or set ${ENV.token}`);
+    throw new UsageError(
+      `missing token: pass --token or set ${ENV.token} (or --token-file FILE)`,
+    );
   }
   const url = pick(flags.url, ENV.url, config.url) ?? DEFAULT_URL;
   let parsed: URL;
@@ -103,9 +114,13 @@ export function resolveSettings(
       `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
     );
   }
-  const maxFrame = Number(env(ENV.maxFrameBytes) || 256 * 1024 * 1024);
+  const maxFrame = Number(env(ENV.maxFrameBytes) || DEFAULT_MAX_FRAME_BYTES);
   if (!Number.isInteger(maxFrame) || maxFrame < 1024) {
     throw new UsageError(`${ENV.maxFrameBytes} must be an integer of at least 1024`);
+  }
+  const pingIntervalMs = Number(env(ENV.pingIntervalMs) || 30_000);
+  if (!Number.isInteger(pingIntervalMs) || pingIntervalMs < 100) {
+    throw new UsageError(`${ENV.pingIntervalMs} must be an integer of at least 100`);
   }
   return {
     token,
@@ -116,5 +131,32 @@ export function resolveSettings(
     maxConcurrent,
     transport: transport as TransportName,
     maxFrameBytes: maxFrame,
+    pingIntervalMs,
   };
+}
+
+/** The first line of a token file, trimmed; a UsageError names the file when it cannot be read. */
+export function readTokenFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${what} ${path}: cannot read: ${(err as Error).message}`);
+  }
+  const token = text.split("\n")[0].trim();
+  if (token === "") throw new UsageError(`${what} ${path}: the file is empty`);
+  return token;
+}
+
+/** systemd's `LoadCredential=token:...`: $CREDENTIALS_DIRECTORY/token, when it exists. */
+function credential(env: (name: string) => string | undefined): string | undefined {
+  const dir = env("CREDENTIALS_DIRECTORY");
+  if (!dir) return undefined;
+  const path = join(dir, "token");
+  try {
+    Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+  return readTokenFile(path, "systemd credential");
 }

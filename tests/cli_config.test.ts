@@ -97,7 +97,7 @@ Deno.test("cli: a missing token is one line and exit code 2", async () => {
   const r = await cli(["run"], { FLASHDUTY_RUNNER_TOKEN: "" });
   expect(r.code).toBe(2);
   expect(r.stderr.trim().split("\n")).toEqual([
-    "flashduty-runner: missing token: pass --token or set FLASHDUTY_RUNNER_TOKEN",
+    "flashduty-runner: missing token: pass --token or set FLASHDUTY_RUNNER_TOKEN (or --token-file FILE)",
   ]);
 });
 

@@ -60,12 +60,12 @@ Deno.test("Dockerfile: built on denoland/deno:2.9.6, run as nonroot on distroles
   for (const copy of ops("COPY")) expect(copy).toMatch(/^--from=build /);
   expect(ops("COPY")).toContain("--from=build /flashduty-runner /usr/local/bin/flashduty-runner");
   expect(ops("COPY")).toContain("--from=build --chown=65532:65532 /rootfs/workspace /workspace");
-  // the binary is compiled by tools/compile.ts, whose baked flags confine writes to /workspace
+  // the binary is compiled by tools/compile.ts (broad flags: the kernel layer confines writes)
   const build = ins.filter((i) => i.stage === 0 && i.op === "RUN").map((i) => i.args).join("\n");
   expect(build).toContain("deno task compile --host --no-archive --out-dir /out");
   const flags = compileFlags("linux");
-  expect(flags).toContain("--allow-write=/workspace");
-  expect(flags[0]).toMatch(/^--allow-read=\/workspace,\/etc\/flashduty-runner,(\/[\w/]+,?)+$/);
+  expect(flags).toContain("--allow-write");
+  expect(flags.some((f) => f.startsWith("--allow-ffi="))).toBe(true);
 });
 
 Deno.test("Dockerfile: the build context holds every module main.ts and tools/compile.ts load", async () => {
@@ -238,7 +238,7 @@ Deno.test("kubernetes: the Deployment runs one non-root, read-only pod with the 
   const config = pod.volumes.find((v: any) => v.name === mounts["/etc/flashduty-runner"].name);
   expect(config.configMap.name).toBe(manifest("configmap.yaml").metadata.name);
   expect(Object.keys(manifest("configmap.yaml").data)).toEqual(["config.yaml"]);
-  expect(compileFlags("linux")[0]).toContain("/etc/flashduty-runner");
+  expect(compileFlags("linux")[0]).toBe("--allow-read"); // the config is readable wherever it is
 });
 
 Deno.test("kubernetes: the ConfigMap carries the read-only kubectl example, rule for rule", () => {

@@ -7,6 +7,7 @@ import { logger } from "../lib/log.ts";
 import { Workspace } from "../lib/fs/workspace.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
 import {
+  decodeEnvelope,
   envelope,
   type McpResultPayload,
   type TaskOutputPayload,
@@ -59,13 +60,13 @@ async function setup(maxConcurrent = 2) {
     maxConcurrent,
     operations,
     sink: {
-      result: (p) => results.push(p),
-      mcpResult: (p) => mcp.push(p),
+      result: (p) => void results.push(p),
+      mcpResult: (p) => void mcp.push(p),
       output: (p) => outputs.push(p),
     },
   });
   const task = (task_id: string, operation: string, args: unknown = {}, extra = {}) =>
-    d.handle(envelope("task.request", { task_id, operation, args, ...extra }));
+    d.handle(inbound("task.request", { task_id, operation, args, ...extra }));
   const until = async (cond: () => boolean) => {
     for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
     if (!cond()) throw new Error("condition never became true");
@@ -84,6 +85,11 @@ async function setup(maxConcurrent = 2) {
     cleanup,
     executions: () => executions,
   };
+}
+
+/** A frame as the connection hands it over: decoded once, at the edge. */
+function inbound(type: string, payload: unknown) {
+  return decodeEnvelope(envelope(type as "task.request", payload));
 }
 
 Deno.test("results echo source_instance_id and leave zero values out (omitempty)", async () => {
@@ -122,12 +128,13 @@ Deno.test("live output is coalesced and flushed before the result", async () => 
 Deno.test("unknown operation, missing operation and missing task_id", async () => {
   const t = await setup();
   t.task("t1", "rm_everything");
-  t.d.handle(envelope("task.request", { task_id: "t2" }));
-  t.d.handle(envelope("task.request", { operation: "echo" }));
-  t.d.handle(envelope("something.new" as "welcome", { a: 1 }));
+  t.d.handle(inbound("task.request", { task_id: "t2" }));
+  t.d.handle(inbound("task.request", { operation: "echo" }));
+  t.d.handle(inbound("something.new" as "welcome", { a: 1 }));
   await t.until(() => t.results.length === 2);
-  expect(t.results[0].error).toMatch(/^unknown operation "rm_everything" \(supported: /);
-  expect(t.results[1].error).toMatch(/`operation` must be a non-empty string/);
+  const error = (id: string) => t.results.find((r) => r.task_id === id)?.error;
+  expect(error("t1")).toMatch(/^unknown operation "rm_everything" \(supported: /);
+  expect(error("t2")).toMatch(/`operation` must be a non-empty string/);
   expect(t.executions()).toBe(0);
   await t.cleanup();
 });
@@ -155,9 +162,9 @@ Deno.test("task.cancel stops a running task and removes a queued one", async () 
   t.task("run", "wait", { name: "run" });
   t.task("queued", "wait", { name: "queued" });
   await t.until(() => t.order.length === 1);
-  t.d.handle(envelope("task.cancel", { task_id: "queued" }));
-  t.d.handle(envelope("task.cancel", { task_id: "run" }));
-  t.d.handle(envelope("task.cancel", { task_id: "never-heard-of" }));
+  t.d.handle(inbound("task.cancel", { task_id: "queued" }));
+  t.d.handle(inbound("task.cancel", { task_id: "run" }));
+  t.d.handle(inbound("task.cancel", { task_id: "never-heard-of" }));
   await t.until(() => t.results.length === 2);
   expect(t.results.map((r) => [r.task_id, r.success, r.error])).toEqual([
     ["queued", false, "task cancelled"],
@@ -195,11 +202,11 @@ Deno.test("remembered results expire", async () => {
     log: logger("test"),
     rememberMs: 0,
     operations: { count: () => Promise.resolve({ n: ++runs }) },
-    sink: { result: (p) => results.push(p), mcpResult: () => {}, output: () => {} },
+    sink: { result: (p) => void results.push(p), mcpResult: () => {}, output: () => {} },
   });
-  d.handle(envelope("task.request", { task_id: "x", operation: "count" }));
+  d.handle(inbound("task.request", { task_id: "x", operation: "count" }));
   await new Promise((r) => setTimeout(r, 20));
-  d.handle(envelope("task.request", { task_id: "x", operation: "count" }));
+  d.handle(inbound("task.request", { task_id: "x", operation: "count" }));
   await new Promise((r) => setTimeout(r, 20));
   expect(runs).toBe(2);
   await Deno.remove(dir, { recursive: true });
@@ -208,7 +215,7 @@ Deno.test("remembered results expire", async () => {
 Deno.test("mcp.call becomes an mcp_call and is answered with mcp.result", async () => {
   const t = await setup();
   t.d.handle(
-    envelope("mcp.call", {
+    inbound("mcp.call", {
       call_id: "c1",
       server: { name: "s" },
       tool_name: "tool",
@@ -252,5 +259,103 @@ Deno.test("drain lets a task that finishes within the grace succeed", async () =
   setTimeout(() => t.release("quick"), 30);
   await drained;
   expect(t.results).toEqual([{ task_id: "quick", success: true, result: { name: "quick" } }]);
+  await t.cleanup();
+});
+
+/** A dispatcher whose sink holds each answer "in the outbox" until released. */
+async function queuedSetup(
+  opts: { resultBudgetBytes?: number; maxQueued?: number; maxConcurrent?: number } = {},
+) {
+  const dir = await Deno.makeTempDir();
+  const results: TaskResultPayload[] = [];
+  const held: (() => void)[] = [];
+  let runs = 0;
+  const gate = Promise.withResolvers<void>();
+  const d = new Dispatcher({
+    workspace: await Workspace.open(dir),
+    policy: () => compilePolicy(emptyConfig()),
+    services: openServices({ log: logger("test") }),
+    log: logger("test"),
+    ...opts,
+    operations: {
+      count: () => Promise.resolve({ n: ++runs, pad: "x".repeat(100) }),
+      block: () => gate.promise.then(() => ({})),
+    },
+    sink: {
+      result: (p) => {
+        results.push(p);
+        const settled = Promise.withResolvers<void>();
+        held.push(settled.resolve);
+        return { bytes: JSON.stringify(p).length, settled: settled.promise };
+      },
+      mcpResult: () => {},
+      output: () => {},
+    },
+  });
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    if (!cond()) throw new Error("condition never became true");
+  };
+  const send = (task_id: string, operation = "count") =>
+    d.handle(inbound("task.request", { task_id, operation }));
+  return {
+    d,
+    results,
+    until,
+    send,
+    runs: () => runs,
+    deliverAll: async () => {
+      for (const r of held.splice(0)) r();
+      await new Promise((r) => setTimeout(r, 10));
+    },
+    unblock: () => gate.resolve(),
+    cleanup: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+Deno.test("a re-send whose answer is still queued gets no second answer; once sent, it gets the same again", async () => {
+  const t = await queuedSetup();
+  t.send("q");
+  await t.until(() => t.results.length === 1);
+  t.send("q"); // the first answer has not left the outbox
+  await new Promise((r) => setTimeout(r, 30));
+  expect(t.results.length).toBe(1);
+  await t.deliverAll();
+  t.send("q"); // sent, maybe lost with the connection: answered again
+  await t.until(() => t.results.length === 2);
+  expect(t.results[1]).toEqual(t.results[0]);
+  expect(t.runs()).toBe(1);
+  await t.cleanup();
+});
+
+Deno.test("past the result budget a re-send gets `already ran`, never a second run", async () => {
+  const t = await queuedSetup({ resultBudgetBytes: 400 });
+  for (const id of ["a", "b", "c", "d", "e"]) t.send(id);
+  await t.until(() => t.results.length === 5);
+  await t.deliverAll();
+  t.send("a"); // its answer was let go to stay within 400 bytes
+  await t.until(() => t.results.length === 6);
+  expect(t.results[5]).toMatchObject({ task_id: "a", success: false });
+  expect(t.results[5].error).toMatch(
+    /^a already ran \d+ s ago and is not run twice; its result \(\d+ bytes\) is no longer kept$/,
+  );
+  t.send("e"); // the newest is still kept
+  await t.until(() => t.results.length === 7);
+  expect(t.results[6].success).toBe(true);
+  expect(t.runs()).toBe(5);
+  await t.cleanup();
+});
+
+Deno.test("past the queue bound a request is answered `runner busy` at once", async () => {
+  const t = await queuedSetup({ maxConcurrent: 1, maxQueued: 2 });
+  t.send("run", "block");
+  t.send("w1", "block");
+  t.send("w2", "block");
+  t.send("over", "block");
+  await t.until(() => t.results.length === 1);
+  expect(t.results[0]).toMatchObject({ task_id: "over", success: false });
+  expect(t.results[0].error).toMatch(/^runner busy: 2 requests are already queued/);
+  t.unblock();
+  await t.until(() => t.results.length === 4);
   await t.cleanup();
 });

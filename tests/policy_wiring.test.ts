@@ -7,7 +7,7 @@ import { Dispatcher } from "../lib/tasks/dispatcher.ts";
 import { parseConfig } from "../lib/config.ts";
 import { logger } from "../lib/log.ts";
 import { Workspace } from "../lib/fs/workspace.ts";
-import { envelope, type TaskResultPayload } from "../lib/wire/protocol.ts";
+import { decodeEnvelope, envelope, type TaskResultPayload } from "../lib/wire/protocol.ts";
 import type { OperationContext } from "../lib/tasks/context.ts";
 import { openServices } from "../lib/tasks/services.ts";
 import { compilePolicy, type Policy } from "../lib/policy/mod.ts";
@@ -32,6 +32,11 @@ function reachableStrings(root: unknown): string[] {
   };
   walk(root);
   return out;
+}
+
+/** A frame as the connection hands it over: decoded once, at the edge. */
+function inbound(type: string, payload: unknown) {
+  return decodeEnvelope(envelope(type as "task.request", payload));
 }
 
 Deno.test("operations get the compiled policy, never the config or its token; a swap reaches new tasks", async () => {
@@ -67,7 +72,7 @@ Deno.test("operations get the compiled policy, never the config or its token; a 
   let answered: PromiseWithResolvers<void> | undefined;
   const run = async (id: string) => {
     answered = Promise.withResolvers();
-    d.handle(envelope("task.request", { task_id: id, operation: "capture", args: {} }));
+    d.handle(inbound("task.request", { task_id: id, operation: "capture", args: {} }));
     await answered.promise;
   };
   try {

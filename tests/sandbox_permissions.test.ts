@@ -16,12 +16,16 @@ import {
   toDenoFlags,
 } from "../lib/sandbox/permissions.ts";
 import { MCP_STDIO_ENV } from "../lib/mcp/sandbox_needs.ts";
-import { permissionsText } from "../lib/sandbox/supervisor.ts";
+import { kernelLayerText, permissionsText } from "../lib/sandbox/supervisor.ts";
+import { probeLandlock } from "../lib/sandbox/landlock.ts";
+import { libcPath } from "../lib/sys/libc.ts";
 
 const EXAMPLES = new URL("../examples/", import.meta.url).pathname;
 const PLATFORM = "wss://api.flashcat.cloud/safari/worknode/ws";
 const SYS = `--allow-sys=${RUNNER_SYS.join(",")}`;
 const DENY_NET = `--deny-net=${METADATA_HOSTS.join(",")}`;
+/** libc, for prctl(PR_SET_DUMPABLE): the only native library the runner opens */
+const FFI = libcPath() ? [`--allow-ffi=${libcPath()}`] : [];
 
 interface Fixture extends AsyncDisposable {
   dir: string;
@@ -91,6 +95,7 @@ Deno.test("readonly-kubernetes example: kubectl and the output helpers, plus kil
     DENY_NET,
     "--allow-env",
     SYS,
+    ...FFI,
     "--no-prompt",
   ]);
   expect(p.notes.join("\n")).toMatch(/--allow-net is unscoped: permission.webfetch has no rules/);
@@ -112,6 +117,7 @@ Deno.test("readonly-linux example: every named program, `cd` (done by the runner
     DENY_NET,
     "--allow-env",
     SYS,
+    ...FFI,
     "--no-prompt",
   ]);
   expect(p.notes.join("\n")).not.toMatch(/"cd/);
@@ -128,6 +134,7 @@ Deno.test("trusted example: --allow-run is unscoped, and says why", async () => 
     DENY_NET,
     "--allow-env",
     SYS,
+    ...FFI,
     "--no-prompt",
   ]);
   expect(p.notes[0]).toMatch(/--allow-run is unscoped: permission.bash is trusted/);
@@ -151,9 +158,10 @@ Deno.test("no programs and no webfetch: net is the platform alone, env only the 
     "--allow-net=127.0.0.1:8080",
     `--allow-env=${[...Object.keys(RUNNER_ENV), ...Object.keys(MCP_STDIO_ENV)].join(",")}`,
     SYS,
+    ...FFI,
     "--no-prompt",
   ]);
-  expect(p.notes).toEqual([]);
+  expect(p.notes.filter((n) => !n.startsWith("--allow-ffi="))).toEqual([]);
   // the default ports
   const wss = derivePermissions({ config, workspace: f.workspace, platformUrl: PLATFORM });
   expect(wss.net).toEqual(["api.flashcat.cloud:443"]);
@@ -318,6 +326,16 @@ Deno.test("permissions text: the flags one per line, then each note as a comment
     mainModule: Deno.mainModule,
   });
   expect(flags).toEqual(toDenoFlags(derived));
-  expect(lines.filter((l) => l.startsWith("# "))).toEqual(derived.notes.map((n) => `# ${n}`));
-  expect(describePermissions(derived)).toBe(text);
+  const kernel = kernelLayerText({ config, workspace: f.workspace });
+  expect(lines.filter((l) => l.startsWith("# "))).toEqual([
+    ...derived.notes.map((n) => `# ${n}`),
+    ...kernel,
+  ]);
+  expect(describePermissions(derived) + kernel.join("\n") + "\n").toBe(text);
+  // what the kernel layer does here: trusted rules leave execution unconfined, not writes
+  expect(kernel.join("\n")).toMatch(
+    probeLandlock().available
+      ? /kernel layer \(Landlock\) writes beneath: \S+ \/dev\/null[^]*execution: not confined/
+      : /kernel layer \(Landlock\): unavailable on this host/,
+  );
 });

@@ -174,6 +174,7 @@ Deno.test("sandboxed runner from a URL: --allow-import of its host is enough to 
     const wrote = await sim.request("write", { path: "a.txt", content: b64("one\ntwo\n") });
     expect(wrote.success).toBe(true);
     const grep = await sim.request("grep", { pattern: "two" }, { timeoutMs: 60_000 });
+    if (!grep.result) console.error(grep, runner.logs().slice(-3000));
     expect(grep.result).toMatchObject({ content: "a.txt:2:two" });
     const wc = await sim.request("bash", { command: "wc -l a.txt" });
     expect(wc).toMatchObject({ result: { stdout: "2 a.txt\n", exit_code: 0 } });

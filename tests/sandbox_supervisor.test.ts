@@ -285,7 +285,7 @@ else console.log(JSON.stringify(broaderThanNeeded(derived)));
         /^--allow-env is unscoped; this config needs FLASHDUTY_RUNNER_\*,HOME,/,
       ),
       expect.stringMatching(/^--allow-sys is unscoped; this config needs hostname,/),
-      "--allow-ffi is granted; the runner needs none",
+      expect.stringMatching(/^--allow-ffi is unscoped; this config needs \/\S*libc\.so\.6$/),
     ]);
     expect(await run([`--allow-read=/,${workspace}`, "--allow-env", "--allow-sys"])).toEqual([
       `--allow-read includes /; this config needs ${workspace}`,

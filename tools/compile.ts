@@ -4,17 +4,18 @@
  * (dist/flashduty-runner_Linux_x86_64.tar.gz, ...).
  *
  *   deno task compile [--dry-run] [--target T]... [--host] [--no-archive]
- *                     [--out-dir DIR] [--workspace DIR] [--config-dir DIR]
+ *                     [--out-dir DIR]
  *
- * A compiled binary's Deno permissions are fixed here, at compile time (see
- * compileFlags): they are the Docker image's, so the workspace is
- * /workspace and the config lives in /etc/flashduty-runner. `deno compile`
+ * A compiled binary's Deno permissions are fixed here, at compile time, and
+ * are broad (see compileFlags): the kernel layer confines the binary to the
+ * workspace it is given at run time. `deno compile`
  * downloads the runtime it embeds (denort) from dl.deno.land; without
  * internet access it fails, and this says so (DENORT_BIN=<path> makes it
  * use a local copy instead).
  */
 import { join, relative } from "node:path";
 import { METADATA_HOSTS, RUNNER_SYS } from "../lib/sandbox/permissions.ts";
+import { LIBC_CANDIDATES } from "../lib/sys/libc.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const BINARY = "flashduty-runner";
@@ -28,53 +29,40 @@ export const TARGETS: readonly { target: string; archive: string }[] = [
 ];
 
 /** Modules loaded at run time, which `deno compile` cannot find by following imports. */
-export const INCLUDES = ["lib/fs/grep_worker.ts"];
+export const INCLUDES = ["lib/fs/grep_worker.ts", "lib/sandbox/confined_spawn_worker.ts"];
 
 /** Files packed next to the binary, when they exist. */
 const EXTRAS = ["README.md", "LICENSE", "examples"];
 
-/** Where commands are looked up (the runner stats them itself: a read). */
-const SEARCH_DIRS: Record<"linux" | "darwin", string[]> = {
-  linux: ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"],
-  darwin: ["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"],
-};
-
-export interface CompileOptions {
-  /** the only directory the binary may write, and the workspace it expects */
-  workspace: string;
-  /** read-only: where the config file lives */
-  configDir: string;
-}
-
-export const DEFAULTS: CompileOptions = {
-  workspace: "/workspace",
-  configDir: "/etc/flashduty-runner",
-};
-
 /**
- * The permissions baked into every binary. The trade-off, against what the
- * sandbox derives for `deno run` from a config (lib/sandbox/permissions.ts):
- * a binary cannot know the config it will get, so
- * - read/write are still narrow: the workspace, the config directory
- *   (read-only) and the command search directories (read-only);
- * - run is unscoped: the programs are whatever the image or host adds
- *   (kubectl...), and Deno.kill (stopping a timed-out command's process
- *   group) needs an unscoped grant; permission.bash is the check;
- * - net is unscoped (webfetch connects to the addresses it checked), with
- *   cloud metadata endpoints denied;
- * - env is unscoped (commands get a copy of the environment), sys is the
- *   host facts of the heartbeat.
- * The binary logs where these are broader than its config needs.
+ * The permissions baked into every binary. A binary cannot know the config
+ * (nor the workspace) it will get, and Deno cannot narrow a grant at run
+ * time, so the baked flags are broad and the kernel layer narrows them:
+ * where Linux has Landlock, the binary supervises a child it starts from a
+ * confined thread (lib/sandbox/supervisor.ts), which may then write only
+ * beneath the workspace the operator configured at run time (plus
+ * permission.write_paths) and execute only the programs the rules name.
+ * - read, write, run, env: unscoped (the workspace and the programs are
+ *   known at run time only; permission.bash and the kernel layer confine);
+ * - net: unscoped (webfetch connects to the addresses it checked), cloud
+ *   metadata endpoints denied;
+ * - sys: the host facts of the heartbeat;
+ * - ffi: libc only (Landlock, prctl), at every path glibc lives on the
+ *   release targets (lib/sys/libc.ts).
+ * Where the kernel layer is missing (macOS, old kernels) only the runner's
+ * own checks confine what such a binary writes: the binary logs it, and
+ * `sandbox: require` refuses to start.
  */
-export function compileFlags(os: "linux" | "darwin", opts: CompileOptions = DEFAULTS): string[] {
+export function compileFlags(os: "linux" | "darwin"): string[] {
   return [
-    `--allow-read=${[opts.workspace, opts.configDir, ...SEARCH_DIRS[os]].join(",")}`,
-    `--allow-write=${opts.workspace}`,
+    "--allow-read",
+    "--allow-write",
     "--allow-run",
     "--allow-net",
     `--deny-net=${METADATA_HOSTS.join(",")}`,
     "--allow-env",
     `--allow-sys=${RUNNER_SYS.join(",")}`,
+    ...(os === "linux" ? [`--allow-ffi=${LIBC_CANDIDATES.join(",")}`] : []),
     "--no-prompt",
   ];
 }
@@ -91,7 +79,7 @@ export interface Plan {
   archives: string[];
 }
 
-export interface PlanOptions extends CompileOptions {
+export interface PlanOptions {
   targets: readonly { target: string; archive: string }[];
   outDir: string;
   archive: boolean;
@@ -113,7 +101,7 @@ export function plan(opts: PlanOptions): Plan {
       cmd: [
         Deno.execPath(),
         "compile",
-        ...compileFlags(os, opts),
+        ...compileFlags(os),
         ...INCLUDES.map((i) => `--include=${i}`),
         ...(opts.host ? [] : [`--target=${t.target}`]),
         `--output=${join(stage, BINARY)}`,
@@ -176,7 +164,6 @@ class Usage extends Error {}
 
 export function parseArgs(args: string[]): PlanOptions & { dryRun: boolean } {
   const opts = {
-    ...DEFAULTS,
     targets: [] as { target: string; archive: string }[],
     outDir: join(ROOT, "dist"),
     archive: true,
@@ -205,14 +192,7 @@ export function parseArgs(args: string[]): PlanOptions & { dryRun: boolean } {
       }
       opts.targets.push(t);
     } else if (a === "--out-dir") opts.outDir = absolute(value(i++, a));
-    else if (a === "--workspace") opts.workspace = value(i++, a);
-    else if (a === "--config-dir") opts.configDir = value(i++, a);
     else throw new Usage(`unknown argument ${JSON.stringify(a)}`);
-  }
-  for (const dir of [opts.workspace, opts.configDir]) {
-    if (!dir.startsWith("/") || dir.includes(",")) {
-      throw new Usage(`${JSON.stringify(dir)} must be an absolute path without commas`);
-    }
   }
   if (opts.host) {
     if (opts.targets.length > 0) throw new Usage("--host and --target exclude each other");

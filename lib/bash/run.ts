@@ -11,7 +11,7 @@ import type { Workspace } from "../fs/workspace.ts";
 import { Interpreter } from "./interp.ts";
 import { preflightRedirects } from "./preflight.ts";
 import { findProgram, searchPath as programSearchPath } from "../proc/program_path.ts";
-import { childEnv } from "../proc/child_env.ts";
+import { childEnv, commandTmpDir } from "../proc/child_env.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";
 import { Capture, pump } from "./sinks.ts";
@@ -47,7 +47,7 @@ export async function runBash(
   if (ctx.signal.aborted) throw new TaskError("command cancelled");
   const ws = ctx.workspace;
   const cwd = await workdir(ws, req.workdir);
-  const env = hooks.env ?? childEnv();
+  const env = hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) });
   const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {

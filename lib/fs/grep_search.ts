@@ -119,3 +119,27 @@ export class GrepWorkers {
 function spawn(): Worker {
   return new Worker(new URL("./grep_worker.ts", import.meta.url).href, { type: "module" });
 }
+
+/**
+ * Loads the worker's module graph once and stops it. Run before the kernel
+ * layer confines the runner: a runner started from a URL caches a lazily
+ * loaded module in Deno's cache on first use, a write the kernel refuses
+ * once confined (lib/sandbox/supervisor.ts).
+ */
+export function preloadGrepWorker(timeoutMs = 60_000): Promise<void> {
+  const worker = spawn();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      worker.terminate();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    worker.onmessage = done; // a null job answers with an error: the graph is loaded
+    worker.onerror = (e) => {
+      e.preventDefault();
+      done();
+    };
+    worker.postMessage(null);
+  });
+}

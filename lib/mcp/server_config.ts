@@ -5,6 +5,7 @@
  */
 import { TaskError } from "../tasks/errors.ts";
 import { isObject } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 
 export interface StdioServer {
   name: string;
@@ -30,8 +31,10 @@ export type McpServer = StdioServer | HttpServer;
 export function parseServer(op: string, raw: unknown): McpServer {
   if (!isObject(raw)) throw new TaskError(`invalid args for ${op}: \`server\` must be an object`);
   const name = raw.name;
-  if (typeof name !== "string" || name === "") {
-    throw new TaskError(`invalid args for ${op}: \`server.name\` must be a non-empty string`);
+  if (typeof name !== "string" || name === "" || name.length > FIELD_LIMITS.name) {
+    throw new TaskError(
+      `invalid args for ${op}: \`server.name\` must be a non-empty string of at most ${FIELD_LIMITS.name} characters`,
+    );
   }
   const bad = (what: string): never => {
     throw new TaskError(`MCP server ${JSON.stringify(name)}: ${what}`);

@@ -2,7 +2,8 @@ import { Args } from "../tasks/args.ts";
 import { compileGlob, workspacePattern } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { GlobResult } from "../wire/protocol.ts";
+import type { GlobArgs, GlobResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
 export const MAX_GLOB_MATCHES = 10_000;
@@ -16,9 +17,9 @@ export const MAX_GLOB_VISITS = 200_000;
  * leads inside. `truncated: true` (extension) when a cap stopped the walk.
  */
 export const glob: OperationHandler = async (rawArgs, ctx): Promise<GlobResult> => {
-  const args = Args.of("glob", rawArgs);
+  const { pattern } = globArgs(rawArgs);
   const ws = ctx.workspace;
-  const mm = compileGlob(workspacePattern(ws, args.nonEmptyString("pattern")));
+  const mm = compileGlob(workspacePattern(ws, pattern));
   const matches: string[] = [];
   let visits = 0;
   let truncated = false;
@@ -41,4 +42,8 @@ async function leadsInside(ws: Workspace, rel: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+export function globArgs(raw: unknown): GlobArgs {
+  return { pattern: Args.of("glob", raw).nonEmptyString("pattern", FIELD_LIMITS.pattern) };
 }

@@ -7,7 +7,8 @@ import { includeFilter } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
 import type { OperationHandler } from "../tasks/context.ts";
 import { limitOutput } from "../tasks/output.ts";
-import type { GrepResult } from "../wire/protocol.ts";
+import type { GrepArgs, GrepResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
 export const GREP_TIMEOUT_MS = 30_000;
@@ -33,10 +34,10 @@ export interface GrepOptions {
  */
 export function grepOperation(opts: GrepOptions): OperationHandler {
   return async (rawArgs, ctx): Promise<GrepResult> => {
-    const args = Args.of("grep", rawArgs);
-    const { source, flags } = compileGrepPattern(args.string("pattern"));
+    const args = grepArgs(rawArgs);
+    const { source, flags } = compileGrepPattern(args.pattern);
     const ws = ctx.workspace;
-    const chosen = includeFilter(ws, args.optionalStringArray("include") ?? []);
+    const chosen = includeFilter(ws, args.include ?? []);
     // one budget for the whole search: the walk here, then the matching
     const deadline = Date.now() + opts.timeoutMs;
     const { files, capped: filesCapped } = await candidates(ws, chosen, ctx.signal, deadline);
@@ -97,4 +98,12 @@ async function candidates(
   }, signal);
   if (signal.aborted) throw new TaskError("grep cancelled");
   return { files, capped };
+}
+
+export function grepArgs(raw: unknown): GrepArgs {
+  const args = Args.of("grep", raw);
+  return {
+    pattern: args.string("pattern", FIELD_LIMITS.pattern),
+    include: args.optionalStringArray("include", FIELD_LIMITS.patterns, FIELD_LIMITS.pattern),
+  };
 }

@@ -3,7 +3,8 @@ import { Args } from "../tasks/args.ts";
 import { compileGlob } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { ListEntry, ListResult } from "../wire/protocol.ts";
+import type { ListArgs, ListEntry, ListResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 
 /** Entries one list returns at most; past it the result says `truncated: true`. */
 export const MAX_LIST_ENTRIES = 10_000;
@@ -16,10 +17,10 @@ export const MAX_LIST_ENTRIES = 10_000;
  * gives that one entry.
  */
 export const list: OperationHandler = async (rawArgs, ctx): Promise<ListResult> => {
-  const args = Args.of("list", rawArgs);
-  const path = args.optionalString("path") ?? ".";
-  const recursive = args.optionalBoolean("recursive") ?? false;
-  const ignore = (args.optionalStringArray("ignore") ?? []).map(compileGlob);
+  const args = listArgs(rawArgs);
+  const path = args.path ?? ".";
+  const recursive = args.recursive ?? false;
+  const ignore = (args.ignore ?? []).map(compileGlob);
   const ignored = (name: string) => ignore.some((mm) => mm.match(name));
   const ws = ctx.workspace;
   const real = await ws.resolve(path);
@@ -49,4 +50,13 @@ export const list: OperationHandler = async (rawArgs, ctx): Promise<ListResult> 
 
 function entry(path: string, info: Deno.FileInfo): ListEntry {
   return { path, is_dir: info.isDirectory, size: info.size };
+}
+
+export function listArgs(raw: unknown): ListArgs {
+  const args = Args.of("list", raw);
+  return {
+    path: args.optionalString("path", FIELD_LIMITS.path),
+    recursive: args.optionalBoolean("recursive"),
+    ignore: args.optionalStringArray("ignore", FIELD_LIMITS.patterns, FIELD_LIMITS.pattern),
+  };
 }

@@ -1,24 +1,35 @@
 import { Args } from "../tasks/args.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { McpCallResult } from "../wire/protocol.ts";
+import type { McpCallArgs, McpCallResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import { limitOutput } from "../tasks/output.ts";
 import { renderContent } from "../mcp/content.ts";
-import { readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
+import { parseServer } from "../mcp/server_config.ts";
+import { readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 
 /** `mcp_call {server, tool_name, args, timeout?}` (also serves the `mcp.call` message). */
 export const mcp_call: OperationHandler = async (raw, ctx): Promise<McpCallResult> => {
-  const args = Args.of("mcp_call", raw);
-  const server = readServer("mcp_call", args);
-  const tool = args.nonEmptyString("tool_name");
-  const toolArgs = args.optionalObject("args") ?? {};
-  const timeoutMs = readTimeoutMs("mcp_call", args);
+  const args = mcpCallArgs(raw);
+  const server = parseServer("mcp_call", args.server);
+  const tool = args.tool_name;
+  const timeoutMs = readTimeoutMs("mcp_call", args.timeout);
   ctx.log.info("mcp_call {server} {tool}", { server: server.name, tool });
   const result = await ctx.services.mcp.callTool(
     server,
     tool,
-    toolArgs,
+    args.args ?? {},
     useOptions(ctx, timeoutMs),
   );
   const limited = await limitOutput(ctx.workspace, "mcp", renderContent(result));
   return { ...limited, ...(result.isError ? { is_error: true } : {}) };
 };
+
+export function mcpCallArgs(raw: unknown): McpCallArgs {
+  const args = Args.of("mcp_call", raw);
+  return {
+    server: args.object("server"),
+    tool_name: args.nonEmptyString("tool_name", FIELD_LIMITS.name),
+    args: args.optionalObject("args"),
+    timeout: args.optionalNumber("timeout"),
+  };
+}

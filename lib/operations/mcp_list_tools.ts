@@ -1,13 +1,14 @@
 import { Args } from "../tasks/args.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { McpListToolsResult } from "../wire/protocol.ts";
-import { readServer, readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
+import type { McpListToolsArgs, McpListToolsResult } from "../wire/protocol.ts";
+import { parseServer } from "../mcp/server_config.ts";
+import { readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 
 /** `mcp_list_tools {server}`: every tool, all pages, with its input schema. */
 export const mcp_list_tools: OperationHandler = async (raw, ctx): Promise<McpListToolsResult> => {
-  const args = Args.of("mcp_list_tools", raw);
-  const server = readServer("mcp_list_tools", args);
-  const timeoutMs = readTimeoutMs("mcp_list_tools", args);
+  const args = mcpListToolsArgs(raw);
+  const server = parseServer("mcp_list_tools", args.server);
+  const timeoutMs = readTimeoutMs("mcp_list_tools", args.timeout);
   const tools = await ctx.services.mcp.listTools(server, useOptions(ctx, timeoutMs));
   return {
     tools: tools.map((t) => ({
@@ -17,3 +18,8 @@ export const mcp_list_tools: OperationHandler = async (raw, ctx): Promise<McpLis
     })),
   };
 };
+
+export function mcpListToolsArgs(raw: unknown): McpListToolsArgs {
+  const args = Args.of("mcp_list_tools", raw);
+  return { server: args.object("server"), timeout: args.optionalNumber("timeout") };
+}

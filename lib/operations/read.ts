@@ -2,7 +2,8 @@ import { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import { openVerified, readAt } from "../fs/open_file.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { ReadResult } from "../wire/protocol.ts";
+import type { ReadArgs, ReadResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 
 /** One read's cap: its base64 must still fit in a sane WebSocket frame. */
 export const MAX_READ_BYTES = 16 * 1024 * 1024;
@@ -13,10 +14,10 @@ export const MAX_READ_BYTES = 16 * 1024 * 1024;
  * The opened file is proven to be the one that was confined (openVerified).
  */
 export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> => {
-  const args = Args.of("read", rawArgs);
-  const path = args.string("path");
-  const offset = Math.max(0, Math.floor(args.optionalNumber("offset") ?? 0));
-  const limit = Math.floor(args.optionalNumber("limit") ?? 0);
+  const args = readArgs(rawArgs);
+  const path = args.path;
+  const offset = Math.max(0, Math.floor(args.offset ?? 0));
+  const limit = Math.floor(args.limit ?? 0);
   const real = await ctx.workspace.resolve(path);
   const { handle, size } = await openVerified(real, path);
   try {
@@ -34,3 +35,12 @@ export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> 
     await handle.close();
   }
 };
+
+export function readArgs(raw: unknown): ReadArgs {
+  const args = Args.of("read", raw);
+  return {
+    path: args.string("path", FIELD_LIMITS.path),
+    offset: args.optionalNumber("offset"),
+    limit: args.optionalNumber("limit"),
+  };
+}

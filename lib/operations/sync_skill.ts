@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { Args, decodeBase64 } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationHandler } from "../tasks/context.ts";
-import type { SyncSkillResult } from "../wire/protocol.ts";
+import type { SyncSkillArgs, SyncSkillResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import { extractEntries } from "../skill/extract.ts";
 import { replaceDirectory, withDirectoryLock } from "../skill/replace_directory.ts";
 import { readZipDirectory, type ZipLimits } from "../skill/zip_directory.ts";
@@ -20,11 +21,11 @@ export const CHECKSUM_FILE = ".checksum";
  * when every entry was good; a refused archive leaves the old skill as it was.
  */
 export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillResult> => {
-  const args = Args.of("sync_skill", raw);
-  const skillName = args.optionalString("skill_name") ?? "";
-  const skillDir = args.nonEmptyString("skill_dir");
-  const zipData = args.string("zip_data");
-  const checksum = args.optionalString("checksum") ?? "";
+  const args = syncSkillArgs(raw);
+  const skillName = args.skill_name ?? "";
+  const skillDir = args.skill_dir;
+  const zipData = args.zip_data;
+  const checksum = args.checksum ?? "";
   const target = await ctx.workspace.resolve(skillDir);
   if (target === ctx.workspace.root) {
     throw new TaskError(
@@ -55,6 +56,16 @@ export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillR
     return { success: true, path: skillDir };
   });
 };
+
+export function syncSkillArgs(raw: unknown): SyncSkillArgs {
+  const args = Args.of("sync_skill", raw);
+  return {
+    skill_name: args.optionalString("skill_name", FIELD_LIMITS.path),
+    skill_dir: args.nonEmptyString("skill_dir", FIELD_LIMITS.path),
+    zip_data: args.string("zip_data", FIELD_LIMITS.archive),
+    checksum: args.optionalString("checksum", FIELD_LIMITS.checksum),
+  };
+}
 
 async function currentChecksum(target: string): Promise<string | undefined> {
   try {

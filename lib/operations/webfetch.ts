@@ -2,7 +2,8 @@ import { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationContext, OperationHandler } from "../tasks/context.ts";
 import { limitOutput } from "../tasks/output.ts";
-import type { WebfetchResult } from "../wire/protocol.ts";
+import type { WebfetchArgs, WebfetchResult } from "../wire/protocol.ts";
+import { FIELD_LIMITS } from "../wire/limits.ts";
 import { fetchWithPolicy } from "../webfetch/fetch_with_policy.ts";
 import { decodeBody, htmlToMarkdown, htmlToText, isHtml } from "../webfetch/html_convert.ts";
 import { safeUrl } from "../policy/url_policy.ts";
@@ -28,10 +29,10 @@ const ACCEPT: Record<Format, string> = {
  * text, as it came.
  */
 export const webfetch: OperationHandler = async (raw, ctx) => {
-  const args = Args.of("webfetch", raw);
-  const urlText = args.nonEmptyString("url").trim();
-  const format = readFormat(args.optionalString("format"));
-  const timeoutS = readTimeout(args.optionalNumber("timeout"));
+  const args = webfetchArgs(raw);
+  const urlText = args.url.trim();
+  const format = readFormat(args.format);
+  const timeoutS = readTimeout(args.timeout);
   let url: URL;
   try {
     url = new URL(urlText);
@@ -79,6 +80,15 @@ export async function fetchAndConvert(
 function truncation(l: { truncated?: boolean; file_path?: string; total_size?: number }) {
   const { truncated, file_path, total_size } = l;
   return truncated ? { truncated, file_path, total_size } : {};
+}
+
+export function webfetchArgs(raw: unknown): WebfetchArgs {
+  const args = Args.of("webfetch", raw);
+  return {
+    url: args.nonEmptyString("url", FIELD_LIMITS.url),
+    format: args.optionalString("format", FIELD_LIMITS.name),
+    timeout: args.optionalNumber("timeout"),
+  };
 }
 
 function readFormat(value: string | undefined): Format {

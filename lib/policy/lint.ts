@@ -502,7 +502,19 @@ export const HATCHES: Hatch[] = [
   },
 ];
 
-export function lintConfig(config: RunnerConfig): LintResult {
+/** What `check --lint` knows of the kernel layer on this host (lib/sandbox/landlock.ts probes it). */
+export type KernelLayer = { available: true; abi: number } | { available: false; reason: string };
+
+/** A deny pattern over an option: GNU abbreviations and combined short options defeat it. */
+const OPTION_DENY = /(^|\s)\*?-/;
+
+/**
+ * With `kernel` (the CLI passes what it probed), deny rules over options are
+ * no longer suggested (`--comp=sh` passes `*--compress-program*`, `-uo`
+ * passes `*-o*`), and the text ends with `kernel layer:` lines saying which
+ * hatches remain and whether the kernel layer covers them here.
+ */
+export function lintConfig(config: RunnerConfig, opts: { kernel?: KernelLayer } = {}): LintResult {
   const rules = config.permission.bash;
   // Every probe goes through the same compiled decision the runner uses.
   const policy = compileCommandPolicy(rules);
@@ -537,18 +549,39 @@ export function lintConfig(config: RunnerConfig): LintResult {
     for (const { program, hatch } of hatchesFor(rule.pattern)) {
       const probe = admittedProbe(policy, rule, program, hatch);
       if (!probe) continue;
+      // Deny rules over options are not suggested once the kernel layer is known: they do not hold.
+      const denies = opts.kernel === undefined
+        ? hatch.deny
+        : hatch.deny.filter((d) => !OPTION_DENY.test(d));
+      const dropped = denies.length < hatch.deny.length;
+      const listed = denies.map((d) =>
+        `${JSON.stringify(d.replace(/^P/, programWord(rule.pattern, program)))}: deny`
+      ).join(", ");
       warnings.push({
         rule: rule.pattern,
         program,
         why: `admits ${JSON.stringify(probe)}: ${hatch.why}`,
-        suggest: hatch.deny.map((d) =>
-          `${JSON.stringify(d.replace(/^P/, programWord(rule.pattern, program)))}: deny`
-        )
-          .join(", "),
+        suggest: !dropped ? listed : (listed ? `${listed}; ` : "") +
+          "no deny rule over its options holds (an abbreviation such as --comp= or combined " +
+          "options such as -uo pass them): narrow or remove the allow rule; see kernel layer",
       });
     }
   }
-  return { warnings, text: render(warnings) };
+  const text = render(warnings);
+  return { warnings, text: opts.kernel ? text + kernelLines(warnings, opts.kernel) : text };
+}
+
+function kernelLines(warnings: LintWarning[], kernel: KernelLayer): string {
+  const hatches = [...new Set(warnings.filter((w) => w.program !== "*").map((w) => w.program))];
+  if (hatches.length === 0 && !warnings.some((w) => w.rule === "*")) return "";
+  const which = hatches.length > 0 ? hatches.join(", ") : "every program (trusted mode)";
+  return (kernel.available
+    ? `kernel layer: on here (Landlock ABI ${kernel.abi}): what ${which} can do through the ` +
+      "hatches above is confined: writes outside the workspace and write_paths fail, and so does " +
+      "starting a program the rules do not name (the dynamic loader excepted). Not covered: " +
+      "what a program does through its own system calls (ss -K, ip link set, kill)\n"
+    : `kernel layer: unavailable here (${kernel.reason}): the hatches of ${which} stay open; ` +
+      "deny rules over options do not close them\n");
 }
 
 function render(warnings: LintWarning[]): string {

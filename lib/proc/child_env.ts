@@ -36,6 +36,17 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 /**
+ * `<workspace>/.tmp`, created: the TMPDIR commands get, because the kernel
+ * layer lets them write only beneath the workspace (a `/tmp` the program
+ * defaults to would fail there, and would outlive the task on the host).
+ */
+export async function commandTmpDir(workspaceRoot: string): Promise<string> {
+  const dir = `${workspaceRoot.replace(/\/+$/, "")}/.tmp`;
+  await Deno.mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/**
  * Names that look like one of the families below but are plain values the
  * runtime itself does not interpret (no path, no code, no options), and
  * that MCP servers are commonly started with.

@@ -37,6 +37,7 @@ import { METADATA_ENDPOINTS } from "../policy/blocked_addresses.ts";
 import { literalRuleHost } from "../policy/url_policy.ts";
 import { findProgram, searchPath } from "../proc/program_path.ts";
 import { MCP_HELPER_PROGRAMS, MCP_STDIO_ENV } from "../mcp/sandbox_needs.ts";
+import { libcPath } from "../sys/libc.ts";
 
 /** A list of scopes, or the unscoped grant. */
 export type Grant = readonly string[] | "all";
@@ -149,7 +150,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
   if (input.denoDir) read.push(absolute(input.denoDir));
 
   const pathEnv = input.path ?? envPath();
-  const run = programs(input.config.permission.bash, pathEnv, workspace, notes);
+  const run = allowedPrograms(input.config.permission.bash, pathEnv, workspace, notes);
   // The runner finds programs itself (stat, realpath of each PATH entry): that is a read.
   if (run === "all" || run.length > 0) read.push(...searchDirs(pathEnv, workspace));
   const { net, denyNet } = network(input.config, input.platformUrl, notes);
@@ -164,6 +165,15 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     );
   }
   const imports = importHosts(input.mainModule);
+  // libc's prctl(PR_SET_DUMPABLE, 0) keeps the token out of /proc/<pid>/environ and /mem.
+  const libc = libcPath();
+  const ffi = libc ? [libc] : [];
+  if (libc) {
+    notes.push(
+      `--allow-ffi=${libc}: the runner makes itself non-dumpable (prctl), so programs it ` +
+        "starts cannot read its memory or environment through /proc",
+    );
+  }
 
   const perms: DenoPermissions = {
     read: unique(read),
@@ -174,7 +184,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     env,
     sys: [...RUNNER_SYS],
     import: imports,
-    ffi: [],
+    ffi,
     notes,
   };
   // Fail here, not when Deno parses the flags.
@@ -220,12 +230,14 @@ export function describePermissions(p: DenoPermissions): string {
 }
 
 /**
- * Which programs the bash rules can start. Every allow rule counts, even
+ * Which programs the bash rules can start (with `kill` and `ps`, which stop
+ * their process trees), or "all". Every allow rule counts, even
  * one a later deny narrows (`kubectl *` allow, `kubectl delete *` deny still
- * runs kubectl): the run list is a superset of what the rules allow, and
- * the rules stay the precise check.
+ * runs kubectl): the list is a superset of what the rules allow, and
+ * the rules stay the precise check. The one derivation behind both Deno's
+ * `--allow-run` and the kernel layer's execute list (landlock_rules.ts).
  */
-function programs(
+export function allowedPrograms(
   rules: readonly Rule[],
   pathEnv: string,
   workspace: string,
@@ -418,12 +430,12 @@ function sourceDir(mainModule: string | undefined): string | undefined {
   }
 }
 
-function absolute(path: string): string {
+export function absolute(path: string): string {
   return normalize(isAbsolute(path) ? path : resolve(Deno.cwd(), path));
 }
 
 /** The path and, when it differs, its real path: Deno checks paths as the code names them. */
-function withRealPath(path: string): string[] {
+export function withRealPath(path: string): string[] {
   try {
     const real = Deno.realPathSync(path);
     return real === path ? [path] : [path, real];
@@ -432,7 +444,7 @@ function withRealPath(path: string): string[] {
   }
 }
 
-function envPath(): string {
+export function envPath(): string {
   try {
     return Deno.env.get("PATH") ?? "";
   } catch {
@@ -440,6 +452,6 @@ function envPath(): string {
   }
 }
 
-function unique(values: string[]): string[] {
+export function unique(values: string[]): string[] {
   return [...new Set(values)];
 }

@@ -8,12 +8,23 @@
  *
  * A compiled binary's flags are fixed at compile time: it cannot narrow
  * them, so it logs what it has and warns where that is broader than the
- * config needs.
+ * config needs; the kernel layer is what confines it (below).
+ *
+ * The third layer (lib/sandbox/landlock.ts): where the kernel has Landlock,
+ * the supervisor starts the runner from a Worker thread it has confined
+ * (confined_spawn_worker.ts), so the runner and every program it starts
+ * may write only beneath the workspace and the configured paths, and
+ * execute only the programs the rules name. Under `deno run` and in a
+ * compiled binary alike.
+ *
+ * The token reaches the child on its stdin pipe (first line), never in its
+ * environment or argv, and both processes are made non-dumpable: no program
+ * the runner starts can read it from /proc (docs/sandbox-layers.md).
  */
 import type { Logger } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
 import { logger } from "../log.ts";
-import { readEnv } from "../settings.ts";
+import { ENV, readEnv, UsageError } from "../settings.ts";
 import {
   type DenoPermissions,
   type DeriveInput,
@@ -21,6 +32,16 @@ import {
   describePermissions,
   toDenoFlags,
 } from "./permissions.ts";
+import { deriveKernelRules, describeKernelRules, type KernelRules } from "./landlock_rules.ts";
+import {
+  type Availability,
+  probeLandlock,
+  type Restriction,
+  restrictThisThread,
+  scrubEnv,
+  setNonDumpable,
+} from "./landlock.ts";
+import type { WorkerIn } from "./confined_spawn_worker.ts";
 
 /**
  * Set in the sandboxed child's environment (to the supervisor's pid), so it
@@ -71,6 +92,108 @@ export interface SuperviseOptions {
   maxRestarts?: number;
   /** Deno flags other than permissions for the child; default parentDenoFlags() */
   denoFlags?: string[];
+  /** handed to the child as the first line of its stdin; default empty */
+  token?: string;
+  /** confine the child with the kernel layer (started from a confined Worker thread) */
+  kernel?: KernelRules;
+  /** a compiled binary: the child is this executable with the runner's arguments */
+  standalone?: boolean;
+  /** `sandbox: require`: fail (UsageError) rather than run without the kernel layer */
+  kernelRequired?: boolean;
+}
+
+/** What the supervisor needs of a started runner child. */
+interface Launched {
+  pid: number;
+  status: Promise<{ code: number; signal: Deno.Signal | null }>;
+  kill(signal: Deno.Signal): void;
+}
+
+interface LaunchSpec {
+  execPath: string;
+  args: string[];
+  env: Record<string, string>;
+  stdinLine: string;
+}
+
+type Launcher = { launch(spec: LaunchSpec): Promise<Launched>; close(): void };
+
+/** Spawns from this thread (no kernel layer). */
+function directLauncher(): Launcher {
+  return {
+    launch(spec) {
+      const child = new Deno.Command(spec.execPath, {
+        args: spec.args,
+        env: spec.env,
+        // Our pipe: the token, then EOF when we are gone (see watchSupervisor).
+        stdin: "piped",
+        stdout: "inherit",
+        stderr: "inherit",
+        // Its own process group: only the signals we forward reach it.
+        detached: Deno.build.os !== "windows",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      writer.write(new TextEncoder().encode(spec.stdinLine + "\n")).catch(() => {});
+      return Promise.resolve({
+        pid: child.pid,
+        status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
+        kill: (sig) => child.kill(sig),
+      });
+    },
+    close() {},
+  };
+}
+
+/**
+ * Confines a Worker thread with the kernel layer; the runner child is then
+ * spawned from it. Rejects (with the kernel's reason) when the thread could
+ * not be confined: nothing is ever started from it unconfined.
+ */
+export async function confinedLauncher(
+  rules: KernelRules,
+): Promise<Launcher & { restriction: Restriction }> {
+  const worker = new Worker(new URL("./confined_spawn_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  const post = (m: WorkerIn) => worker.postMessage(m);
+  type Out =
+    | { type: "restricted"; restriction: Restriction }
+    | { type: "spawned"; pid: number }
+    | { type: "exit"; pid: number; code: number; signal: Deno.Signal | null }
+    | { type: "error"; message: string };
+  let onOut: ((m: Out) => void) | undefined;
+  const exits = new Map<number, (s: { code: number; signal: Deno.Signal | null }) => void>();
+  worker.onmessage = (e: MessageEvent<Out>) => {
+    if (e.data.type === "exit") exits.get(e.data.pid)?.(e.data);
+    else onOut?.(e.data);
+  };
+  const next = () =>
+    new Promise<Out>((resolve) => {
+      onOut = resolve;
+    });
+  const first = next();
+  post({ type: "restrict", rules });
+  const answer = await first;
+  if (answer.type !== "restricted") {
+    worker.terminate();
+    throw new Error(answer.type === "error" ? answer.message : "unexpected answer");
+  }
+  return {
+    restriction: answer.restriction,
+    async launch(spec) {
+      const reply = next();
+      post({ type: "spawn", ...spec });
+      const got = await reply;
+      if (got.type !== "spawned") {
+        throw new Error(got.type === "error" ? got.message : "unexpected answer");
+      }
+      const status = new Promise<{ code: number; signal: Deno.Signal | null }>((resolve) =>
+        exits.set(got.pid, resolve)
+      );
+      return { pid: got.pid, status, kill: (signal) => post({ type: "kill", signal }) };
+    },
+    close: () => worker.terminate(),
+  };
 }
 
 /**
@@ -96,8 +219,35 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   const stableMs = opts.backoff?.stableMs ?? 60_000;
   const maxRestarts = opts.maxRestarts ?? Infinity;
   const flags = [...(opts.denoFlags ?? parentDenoFlags()), ...toDenoFlags(opts.permissions)];
+  let launcher = directLauncher();
+  if (opts.kernel) {
+    try {
+      launcher = await confinedLauncher(opts.kernel);
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (opts.kernelRequired) {
+        throw new UsageError(`sandbox: require, but the kernel refused: ${reason}`);
+      }
+      log.warn("kernel layer (Landlock) could not be applied: {reason}", { reason });
+      opts = { ...opts, kernel: undefined };
+    }
+  }
+  if (opts.kernel) {
+    log.info(
+      "kernel layer (Landlock) on: programs may write only beneath {write}; {exec}",
+      {
+        write: opts.kernel.write.join(", "),
+        exec: opts.kernel.execConfined
+          ? `execute only ${opts.kernel.exec.join(", ")}`
+          : "execution is not confined (the rules allow any program)",
+      },
+    );
+  }
+  // The child's environment is ours (enterSandbox has removed the token: the
+  // child gets it on stdin).
+  const env = { [SANDBOX_ENV]: String(Deno.pid) };
 
-  let child: Deno.ChildProcess | undefined;
+  let child: Launched | undefined;
   let stopping: Deno.Signal | undefined;
   let wake: (() => void) | undefined;
   const onSignal = (sig: Deno.Signal) => () => {
@@ -124,21 +274,18 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   try {
     while (true) {
       const started = Date.now();
-      child = new Deno.Command(execPath, {
-        args: ["run", ...flags, mainModule, ...opts.args],
-        env: { [SANDBOX_ENV]: String(Deno.pid) },
-        // Our pipe: the child sees EOF when we are gone (see watchSupervisor).
-        stdin: "piped",
-        stdout: "inherit",
-        stderr: "inherit",
-        // Its own process group: only the signals we forward reach it.
-        detached: Deno.build.os !== "windows",
-      }).spawn();
+      const args = childArgs(opts.args);
+      child = await launcher.launch({
+        execPath,
+        args: opts.standalone ? args : ["run", ...flags, mainModule, ...args],
+        env,
+        stdinLine: opts.token ?? "",
+      });
       log.debug("started the sandboxed runner, pid {pid}", { pid: child.pid });
       const status = await child.status;
       child = undefined;
       if (stopping) return status.code;
-      if (status.success) return 0;
+      if (status.code === 0 && !status.signal) return 0;
       if (status.code === USAGE_EXIT_CODE && !status.signal) return status.code;
 
       if (Date.now() - started >= stableMs) {
@@ -178,7 +325,46 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
     }
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+    launcher.close();
   }
+}
+
+/** The runner's arguments less the token's: the child gets the token on its stdin. */
+export function childArgs(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a === "--token" || a === "--token-file") {
+      i++;
+      continue;
+    }
+    if (a.startsWith("--token=") || a.startsWith("--token-file=")) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * In the supervised child: the token its supervisor wrote as the first line
+ * of our stdin, or undefined when this process is not a supervised child.
+ * Reads byte by byte up to the newline, leaving the rest of the pipe to
+ * watchSupervisor.
+ */
+export async function receiveToken(): Promise<string | undefined> {
+  if (readEnv(SANDBOX_ENV) !== String(Deno.ppid) || Deno.stdin.isTerminal()) return undefined;
+  const bytes: number[] = [];
+  const one = new Uint8Array(1);
+  while (bytes.length < 65_536) {
+    const n = await Deno.stdin.read(one);
+    if (n === null || one[0] === 0x0a) break;
+    if (n === 1) bytes.push(one[0]);
+  }
+  const token = new TextDecoder().decode(new Uint8Array(bytes));
+  return token === "" ? undefined : token;
 }
 
 /** Permission flags: the supervisor replaces all of them with the derived set. */
@@ -216,7 +402,7 @@ export function watchSupervisor(log: Logger = logger("sandbox")): void {
   (async () => {
     const buf = new Uint8Array(64);
     try {
-      while ((await Deno.stdin.read(buf)) !== null) { /* the supervisor never writes */ }
+      while ((await Deno.stdin.read(buf)) !== null) { /* only the token line, read before */ }
     } catch { /* a broken pipe is EOF too */ }
     log.error("the supervising process is gone; exiting");
     Deno.exit(1);
@@ -252,7 +438,9 @@ export function broaderThanNeeded(derived: DenoPermissions): string[] {
     }
   }
   if (state({ name: "ffi" }) === "granted") {
-    out.push("--allow-ffi is granted; the runner needs none");
+    out.push(
+      `--allow-ffi is unscoped; this config needs ${derived.ffi.join(",") || "none"}`,
+    );
   }
   return out;
 }
@@ -263,6 +451,8 @@ export interface EnterSandboxOptions {
   configPath?: string;
   workspace: string;
   platformUrl: string;
+  /** handed to the sandboxed child on its stdin */
+  token?: string;
   /** `run --no-sandbox` */
   noSandbox?: boolean;
   /** the runner's argv to pass on; default Deno.args */
@@ -271,32 +461,136 @@ export interface EnterSandboxOptions {
 }
 
 /**
+ * Whether the kernel layer will confine the runner: the rules when it
+ * will, undefined when it is off or missing under `sandbox: auto` (after
+ * one warning). Throws UsageError (exit 2, one line) under `sandbox:
+ * require` when it cannot.
+ */
+export function kernelLayer(
+  opts: Pick<EnterSandboxOptions, "config" | "workspace" | "noSandbox">,
+  log: Logger,
+  probe: () => Availability = probeLandlock,
+): KernelRules | undefined {
+  const setting = opts.config.sandbox ?? "auto";
+  if (setting === "off") {
+    log.warn(
+      "kernel layer (Landlock) off (sandbox: off): commands may write wherever " +
+        "this user may, and programs they start are not confined",
+    );
+    return undefined;
+  }
+  if (opts.noSandbox) {
+    if (setting === "require") {
+      throw new UsageError("sandbox: require in the config, but --no-sandbox was given");
+    }
+    return undefined;
+  }
+  const found = probe();
+  if (!found.available) {
+    if (setting === "require") {
+      throw new UsageError(
+        `sandbox: require, but the kernel layer is unavailable: ${found.reason}`,
+      );
+    }
+    log.warn(
+      "kernel layer (Landlock) unavailable: {reason}. Running with the rules and Deno's " +
+        "permissions only: an allowed program can write wherever this user may and start " +
+        "programs the rules do not name (set sandbox: require to refuse to start instead)",
+      { reason: found.reason },
+    );
+    return undefined;
+  }
+  return deriveKernelRules({ config: opts.config, workspace: opts.workspace });
+}
+
+/**
+ * The kernel layer without a second process: confines this (the main) thread,
+ * from which the runner starts every command and stdio MCP server, so they
+ * all live in the domain; the runner's own I/O threads do not (Deno's flags
+ * bound those). Fails closed under `sandbox: require`.
+ */
+function confineThisThread(kernel: KernelRules, config: RunnerConfig, log: Logger): void {
+  try {
+    restrictThisThread(kernel);
+    log.info(
+      "kernel layer (Landlock) on for every program the runner starts: writes " +
+        "beneath {write}; {exec}",
+      {
+        write: kernel.write.join(", "),
+        exec: kernel.execConfined ? `execute only ${kernel.exec.join(", ")}` : "any program",
+      },
+    );
+  } catch (err) {
+    if (config.sandbox === "require") {
+      throw new UsageError(`sandbox: require, but the kernel refused: ${(err as Error).message}`);
+    }
+    log.warn("kernel layer (Landlock) could not be applied: {reason}", {
+      reason: (err as Error).message,
+    });
+  }
+}
+
+/**
  * The one call main.ts's `run` makes before serving. Resolves with an exit
  * code when this process supervised a sandboxed runner (exit with it), or
  * undefined when this process is to run the runner itself (the sandboxed
- * child, a compiled binary, or --no-sandbox).
+ * child, or an unsupervised runner: --no-sandbox, or already narrow with
+ * no kernel layer to apply).
  */
 export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | undefined> {
   const log = opts.log ?? logger("sandbox");
   const mode = sandboxMode(opts);
+  // Whatever happens next, /proc/<pid>/environ and /mem of this process are
+  // closed to the programs it starts (root with CAP_SYS_PTRACE excepted).
+  const nonDumpable = setNonDumpable();
+  // The token, read by now, leaves the environment, and our own
+  // /proc/<pid>/environ too: non-dumpable does not stop root (CAP_SYS_PTRACE).
+  if (!scrubEnv(ENV.token)) {
+    try {
+      Deno.env.delete(ENV.token);
+    } catch { /* no env permission for it: it cannot be set either */ }
+  }
   // Our supervisor chose our flags; re-deriving them here, under those
   // narrow flags, can see less (e.g. a program outside the read grant).
   if (mode === "sandboxed" && readEnv(SANDBOX_ENV) === String(Deno.ppid)) {
     watchSupervisor(log);
     return undefined;
   }
+  if (!nonDumpable && Deno.build.os === "linux") {
+    log.warn(
+      "could not make this process non-dumpable (no --allow-ffi for libc?): " +
+        "programs it starts as this user can read its environment in /proc",
+    );
+  }
   // The workspace must exist for its real path to be granted.
   await Deno.mkdir(opts.workspace, { recursive: true });
   const derived = derivePermissions(sandboxInput(opts));
+  const kernel = mode === "sandboxed" ? undefined : kernelLayer(opts, log);
+  // A runner started from a URL caches modules it loads lazily; confined, it could not.
+  if (kernel && /^https?:/.test(Deno.mainModule)) {
+    await (await import("../fs/grep_search.ts")).preloadGrepWorker();
+  }
+  const supervise = (standalone: boolean) =>
+    superviseSelf({
+      permissions: derived,
+      args: opts.args ?? Deno.args,
+      log,
+      token: opts.token,
+      kernel,
+      kernelRequired: opts.config.sandbox === "require",
+      standalone,
+    });
   switch (mode) {
     case "supervisor":
       // Started with flags no broader than the config needs (e.g. the ones
-      // `permissions` prints): nothing to narrow, so no second process.
+      // `permissions` prints) and no kernel layer to apply: nothing to
+      // narrow, so no second process.
       if (broaderThanNeeded(derived).length === 0) {
         log.info("already running within the derived permissions; not re-executing");
+        if (kernel) confineThisThread(kernel, opts.config, log);
         return undefined;
       }
-      return await superviseSelf({ permissions: derived, args: opts.args ?? Deno.args, log });
+      return await supervise(false);
     case "sandboxed":
       // set by hand, not by a supervisor: say where the flags are broad
       watchSupervisor(log);
@@ -313,6 +607,8 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
           "this config needs {flags}",
         { flags: toDenoFlags(derived).join(" ") },
       );
+      // The kernel confines what the broad baked flags cannot.
+      if (kernel) return await supervise(true);
       for (const line of broaderThanNeeded(derived)) {
         log.warn("{problem}", { problem: line });
       }
@@ -320,7 +616,8 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
     case "disabled":
       log.warn(
         "disabled (--no-sandbox): Deno's permissions are whatever the runner was " +
-          "started with; only the runner's own checks stand between a task and the host",
+          "started with, and the kernel layer is off; only the runner's own checks stand " +
+          "between a task and the host",
       );
       for (const line of broaderThanNeeded(derived)) {
         log.warn("{problem}", { problem: line });
@@ -346,5 +643,28 @@ export function sandboxInput(
 export function permissionsText(
   opts: Pick<EnterSandboxOptions, "config" | "configPath" | "workspace" | "platformUrl">,
 ): string {
-  return describePermissions(derivePermissions(sandboxInput(opts)));
+  const text = describePermissions(derivePermissions(sandboxInput(opts)));
+  return text + kernelLayerText(opts).join("\n") + "\n";
+}
+
+/** What the kernel layer does with this config on this host, as `#` lines. */
+export function kernelLayerText(
+  opts: Pick<EnterSandboxOptions, "config" | "workspace">,
+  probe: () => Availability = probeLandlock,
+): string[] {
+  const setting = opts.config.sandbox ?? "auto";
+  if (setting === "off") return ["# kernel layer (Landlock): off (sandbox: off)"];
+  const found = probe();
+  if (!found.available) {
+    return [
+      `# kernel layer (Landlock): unavailable on this host (${found.reason}); ` +
+      (setting === "require"
+        ? "sandbox: require, so the runner will refuse to start"
+        : "the runner starts without it (sandbox: auto)"),
+    ];
+  }
+  return [
+    `# kernel layer (Landlock ABI ${found.abi}): on`,
+    ...describeKernelRules(deriveKernelRules({ config: opts.config, workspace: opts.workspace })),
+  ];
 }

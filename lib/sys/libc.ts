@@ -12,7 +12,7 @@
  */
 
 /** Where glibc lives on the distributions and images the runner ships for. */
-const CANDIDATES = [
+export const LIBC_CANDIDATES: readonly string[] = [
   "/lib/x86_64-linux-gnu/libc.so.6",
   "/lib/aarch64-linux-gnu/libc.so.6",
   "/usr/lib/x86_64-linux-gnu/libc.so.6",
@@ -39,12 +39,23 @@ export function libcPath(): string | undefined {
     const m = maps.match(/\s(\/\S*\/libc\.so\.6)$/m);
     if (m) return (found = m[1]);
   } catch { /* not readable under the runner's grants: fall back */ }
-  for (const c of CANDIDATES) {
+  for (const c of LIBC_CANDIDATES) {
     try {
       if (Deno.statSync(c).isFile) return (found = c);
-    } catch { /* next */ }
+    } catch (err) {
+      // No read grant for it (a sandboxed runner): the ffi grant names it.
+      if (err instanceof Deno.errors.NotCapable && ffiGranted(c)) return (found = c);
+    }
   }
   return undefined;
+}
+
+function ffiGranted(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi", path }).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 const ERRNO_SYMBOLS = {

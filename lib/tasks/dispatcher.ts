@@ -5,7 +5,7 @@ import type { OperationContext, OperationHandler, Services } from "./context.ts"
 import { OPERATIONS } from "../operations/mod.ts";
 import { OutputCoalescer } from "./output_stream.ts";
 import {
-  type Envelope,
+  type Inbound,
   type McpResultPayload,
   type TaskOutputPayload,
   taskResult,
@@ -13,10 +13,19 @@ import {
 } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
-/** Where the dispatcher's messages go: results reliably, live output best-effort. */
+/** An answer handed to the connection: its size, and when it left the outbox. */
+export interface Delivery {
+  bytes: number;
+  settled: Promise<unknown>;
+}
+
+/**
+ * Where the dispatcher's messages go: results reliably, live output
+ * best-effort. A sink that returns nothing has delivered at once.
+ */
 export interface DispatchSink {
-  result(payload: TaskResultPayload): void;
-  mcpResult(payload: McpResultPayload): void;
+  result(payload: TaskResultPayload): Delivery | void;
+  mcpResult(payload: McpResultPayload): Delivery | void;
   output(payload: TaskOutputPayload): void;
   /** resolves when more live output may be sent (backpressure); absent: at once */
   outputRoom?(signal?: AbortSignal): Promise<void>;
@@ -30,8 +39,12 @@ export interface DispatcherOptions {
   log: Logger;
   sink: DispatchSink;
   maxConcurrent?: number;
-  /** how long a finished task's result is kept to answer a re-sent request */
+  /** how long a finished task's id is remembered, whatever the count (default 10 minutes) */
   rememberMs?: number;
+  /** bytes of remembered results kept to answer re-sends; past it the oldest keep only id and size */
+  resultBudgetBytes?: number;
+  /** requests waiting for a slot, at most; past it a request is answered `runner busy` at once */
+  maxQueued?: number;
   operations?: Readonly<Record<string, OperationHandler>>;
 }
 
@@ -50,6 +63,16 @@ interface Job {
   state: "queued" | "running";
 }
 
+/** A finished request, remembered to answer a re-send without running it again. */
+interface Remembered {
+  at: number;
+  /** dropped (to stay within the byte budget) for the oldest; id and size stay */
+  outcome?: Outcome;
+  bytes: number;
+  /** its answer is still in the outbox: a re-send gets that one answer, not a second */
+  queued: boolean;
+}
+
 const CANCELLED = "task cancelled";
 const SHUTTING_DOWN = "runner is shutting down";
 const ABORT_WAIT_MS = 10_000;
@@ -63,17 +86,25 @@ const ABORT_WAIT_MS = 10_000;
 export class Dispatcher {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: Job[] = [];
-  private readonly finished = new Map<string, { outcome: Outcome; at: number }>();
+  private readonly finished = new Map<string, Remembered>();
+  /** keys of remembered entries still holding their outcome, oldest first */
+  private readonly kept: string[] = [];
+  private keptHead = 0;
+  private keptBytes = 0;
   private running = 0;
   private accepting = true;
   private idle?: () => void;
   private readonly maxConcurrent: number;
   private readonly rememberMs: number;
+  private readonly resultBudgetBytes: number;
+  private readonly maxQueued: number;
   private readonly operations: Readonly<Record<string, OperationHandler>>;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.maxConcurrent = opts.maxConcurrent ?? 16;
     this.rememberMs = opts.rememberMs ?? 10 * 60 * 1000;
+    this.resultBudgetBytes = opts.resultBudgetBytes ?? 64 * 1024 * 1024;
+    this.maxQueued = opts.maxQueued ?? 10_000;
     this.operations = opts.operations ?? OPERATIONS;
   }
 
@@ -81,45 +112,54 @@ export class Dispatcher {
     return this.running + this.queue.length;
   }
 
-  /** Takes one parsed frame from the connection. Never throws. */
-  handle(env: Envelope<Record<string, unknown>>): void {
-    const p = env.payload;
-    switch (env.type) {
-      case "task.request":
-        if (typeof p.task_id !== "string" || p.task_id === "") {
-          this.opts.log.warn("dropped a task.request without a task_id (nothing to answer to)");
-          return;
-        }
+  /** Takes one decoded frame from the connection. Never throws. */
+  handle(msg: Inbound): void {
+    switch (msg.kind) {
+      case "welcome": // the connection's business
+        return;
+      case "task": {
+        const r = msg.request;
         this.submit({
           kind: "task",
-          id: p.task_id,
-          traceId: typeof p.trace_id === "string" ? p.trace_id : "",
-          sourceInstanceId: typeof p.source_instance_id === "string"
-            ? p.source_instance_id
-            : undefined,
-          operation: typeof p.operation === "string" ? p.operation : "",
-          args: p.args,
+          id: r.task_id,
+          traceId: r.trace_id,
+          sourceInstanceId: r.source_instance_id,
+          operation: r.operation,
+          args: r.args,
         });
         return;
-      case "mcp.call":
-        if (typeof p.call_id !== "string" || p.call_id === "") {
-          this.opts.log.warn("dropped an mcp.call without a call_id (nothing to answer to)");
-          return;
-        }
+      }
+      case "mcp": {
+        const c = msg.call;
         // An mcp.call is an mcp_call task in another envelope (docs/protocol.md).
         this.submit({
           kind: "mcp",
-          id: p.call_id,
+          id: c.call_id,
           traceId: "",
           operation: "mcp_call",
-          args: { server: p.server, tool_name: p.tool_name, args: p.arguments ?? {} },
+          args: { server: c.server, tool_name: c.tool_name, args: c.arguments },
         });
         return;
-      case "task.cancel":
-        if (typeof p.task_id === "string") this.cancel(p.task_id);
+      }
+      case "cancel":
+        this.cancel(msg.task_id);
         return;
-      default:
-        this.opts.log.warn("ignored a message of unknown type {type}", { type: env.type });
+      case "unknown":
+        this.opts.log.warn("ignored a message of unknown type {type}", { type: msg.type });
+        return;
+      case "invalid":
+        if (!msg.reply) {
+          this.opts.log.warn("dropped a malformed frame (nothing to answer to): {reason}", {
+            reason: msg.reason,
+          });
+          return;
+        }
+        this.opts.log.warn("refused {id}: {reason}", { id: msg.reply.id, reason: msg.reason });
+        this.answer(msg.reply.kind, msg.reply.id, msg.reply.source_instance_id, {
+          success: false,
+          error: msg.reason,
+        });
+        return;
     }
   }
 
@@ -139,17 +179,30 @@ export class Dispatcher {
         id: req.id,
         state: existing.state,
       });
-      existing.waiting.push(req.sourceInstanceId);
+      // a second asker (another instance) gets its own answer; the same one asking again does not
+      if (!existing.waiting.includes(req.sourceInstanceId)) {
+        existing.waiting.push(req.sourceInstanceId);
+      }
       return;
     }
     const done = this.finished.get(key);
     if (done) {
-      this.opts.log.info("{id} finished recently; answering with its result again", { id: req.id });
-      this.answer(req.kind, req.id, req.sourceInstanceId, done.outcome);
+      this.answerResend(req.kind, req.id, req.sourceInstanceId, done);
       return;
     }
     if (!this.accepting) {
       this.answer(req.kind, req.id, req.sourceInstanceId, { success: false, error: SHUTTING_DOWN });
+      return;
+    }
+    if (this.running >= this.maxConcurrent && this.queue.length >= this.maxQueued) {
+      this.opts.log.warn("runner busy: refused {id} ({n} requests queued)", {
+        id: req.id,
+        n: this.queue.length,
+      });
+      this.answer(req.kind, req.id, req.sourceInstanceId, {
+        success: false,
+        error: `runner busy: ${this.queue.length} requests are already queued; send it again later`,
+      });
       return;
     }
     const job: Job = {
@@ -206,10 +259,8 @@ export class Dispatcher {
       : undefined;
     if (!handler) {
       const known = Object.keys(this.operations).join(", ");
-      const error = job.operation === ""
-        ? `invalid task.request: \`operation\` must be a non-empty string (supported: ${known})`
-        : `unknown operation ${JSON.stringify(job.operation)} (supported: ${known})`;
-      log.warn(error);
+      const error = `unknown operation ${JSON.stringify(job.operation)} (supported: ${known})`;
+      log.warn("{error}", { error });
       return { success: false, error };
     }
     const coalescer = new OutputCoalescer(job.id, (p) => this.opts.sink.output(p));
@@ -247,10 +298,65 @@ export class Dispatcher {
 
   private finish(job: Job, outcome: Outcome): void {
     this.jobs.delete(job.key);
-    this.finished.set(job.key, { outcome, at: Date.now() });
-    for (const sourceInstanceId of job.waiting) {
-      this.answer(job.kind, job.id, sourceInstanceId, outcome);
+    const deliveries = job.waiting.map((sourceInstanceId) =>
+      this.answer(job.kind, job.id, sourceInstanceId, outcome)
+    );
+    this.remember(job.key, outcome, deliveries);
+  }
+
+  /** Keeps the id (and, within the byte budget, the outcome) to answer a re-send. */
+  private remember(key: string, outcome: Outcome, deliveries: (Delivery | void)[]): void {
+    const pending = deliveries.filter((d): d is Delivery => d !== undefined);
+    const bytes = pending[0]?.bytes ?? JSON.stringify(outcome).length;
+    const entry: Remembered = { at: performance.now(), outcome, bytes, queued: pending.length > 0 };
+    const previous = this.finished.get(key);
+    if (previous?.outcome) this.keptBytes -= previous.bytes;
+    this.finished.delete(key); // re-inserted: insertion order stays age order
+    this.finished.set(key, entry);
+    if (entry.queued) {
+      void Promise.all(pending.map((d) => d.settled)).then(() => entry.queued = false);
     }
+    this.kept.push(key);
+    this.keptBytes += bytes;
+    while (this.keptBytes > this.resultBudgetBytes && this.keptHead < this.kept.length) {
+      const old = this.finished.get(this.kept[this.keptHead++]);
+      if (old?.outcome) {
+        old.outcome = undefined;
+        this.keptBytes -= old.bytes;
+      }
+    }
+    if (this.keptHead > 1024 && this.keptHead * 2 > this.kept.length) {
+      this.kept.splice(0, this.keptHead);
+      this.keptHead = 0;
+    }
+  }
+
+  private answerResend(
+    kind: "task" | "mcp",
+    id: string,
+    sourceInstanceId: string | undefined,
+    done: Remembered,
+  ): void {
+    const log = this.opts.log;
+    if (done.queued) {
+      log.info("{id} finished; its answer is still queued and goes out once, not twice", { id });
+      return;
+    }
+    if (done.outcome) {
+      log.info("{id} finished recently; answering with its result again", { id });
+      this.answer(kind, id, sourceInstanceId, done.outcome);
+      return;
+    }
+    const ago = Math.round((performance.now() - done.at) / 1000);
+    log.info("{id} finished {s} s ago; its result is no longer kept; not running it again", {
+      id,
+      s: ago,
+    });
+    this.answer(kind, id, sourceInstanceId, {
+      success: false,
+      error: `${id} already ran ${ago} s ago and is not run twice; its result ` +
+        `(${done.bytes} bytes) is no longer kept`,
+    });
   }
 
   private answer(
@@ -258,16 +364,15 @@ export class Dispatcher {
     id: string,
     sourceInstanceId: string | undefined,
     o: Outcome,
-  ) {
+  ): Delivery | void {
     if (kind === "mcp") {
-      this.opts.sink.mcpResult(
+      return this.opts.sink.mcpResult(
         o.success
           ? { call_id: id, success: true, result: o.result }
           : { call_id: id, success: false, error: o.error },
       );
-      return;
     }
-    this.opts.sink.result(taskResult(
+    return this.opts.sink.result(taskResult(
       o.success
         ? { task_id: id, source_instance_id: sourceInstanceId, success: true, result: o.result }
         : {
@@ -280,11 +385,14 @@ export class Dispatcher {
     ));
   }
 
+  /** Forgets ids older than rememberMs, whatever their count (insertion order is age order). */
   private forgetOld(): void {
-    const cutoff = Date.now() - this.rememberMs;
-    for (const [key, { at }] of this.finished) {
-      if (at >= cutoff && this.finished.size <= 10_000) break; // insertion order = age order
+    const cutoff = performance.now() - this.rememberMs;
+    for (const [key, old] of this.finished) {
+      if (old.at >= cutoff) break;
       this.finished.delete(key);
+      if (old.outcome) this.keptBytes -= old.bytes;
+      old.outcome = undefined; // its key may still sit in `kept`; nothing is counted twice
     }
   }
 

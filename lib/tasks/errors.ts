@@ -1,11 +1,13 @@
 /**
  * An error whose message is meant for the platform (and the model behind it):
- * it becomes a `success: false` result's `error` verbatim. Anything else that
- * is thrown inside an operation is reported too, but prefixed as unexpected.
+ * it becomes a `success: false` result's `error` verbatim. Anything else
+ * thrown inside an operation becomes the error text too (errorMessage), but
+ * is logged at error level with its stack, as a bug. `cause` keeps the
+ * underlying error for the log without putting it in the result.
  */
 export class TaskError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "TaskError";
   }
 }

@@ -1,15 +1,16 @@
 import type { Logger } from "../deps.ts";
 import { Backoff } from "./backoff.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, type Settled } from "./outbox.ts";
 import {
-  type Envelope,
+  decodeInbound,
   envelope,
   type HeartbeatPayload,
+  type Inbound,
   type MessageType,
-  parseFrame,
   type WelcomePayload,
 } from "./protocol.ts";
 import { type Dialer, DialError, type Socket } from "./transport.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
 
 export interface ConnectionOptions {
   url: string;
@@ -18,10 +19,16 @@ export interface ConnectionOptions {
   log: Logger;
   /** builds a heartbeat; `first` asks for the environment block */
   heartbeat(identity: WelcomePayload, first: boolean): Promise<HeartbeatPayload>;
-  /** every parsed frame other than `welcome` */
-  onMessage(env: Envelope<Record<string, unknown>>): void;
+  /** every decoded frame other than `welcome` (invalid and unknown ones too: the dispatcher answers or logs them) */
+  onMessage(msg: Inbound): void;
   welcomeTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * Liveness: a transport ping this often; one still unanswered when the next
+   * is due ends the connection. Independent of sends, so a peer that went
+   * silent while output was streaming is noticed within two intervals.
+   */
+  pingIntervalMs?: number;
   connectTimeoutMs?: number;
   maxFrameBytes?: number;
   backoff?: Backoff;
@@ -50,11 +57,13 @@ const OUTPUT_MAX_WAIT_MS = 30_000;
  * an outbox so none is lost to a reconnect. It knows nothing about tasks.
  */
 export class Connection {
-  identity: WelcomePayload = { worknode_id: "", name: "", labels: [] };
+  private _identity: WelcomePayload = { worknode_id: "", name: "", labels: [] };
   private socket?: Socket;
   private stopped = false;
   private wake?: () => void;
   private loop?: Promise<void>;
+  /** resolves when the current session ends (a fresh one per session) */
+  private sessionEnded: Promise<void> = Promise.resolve();
   private flushing = false;
   private closedByUs?: () => void;
   readonly outbox: Outbox;
@@ -63,14 +72,19 @@ export class Connection {
 
   constructor(private readonly opts: ConnectionOptions) {
     this.outbox = new Outbox(
-      1000,
+      10_000,
       64 * 1024 * 1024,
       (env) =>
-        opts.log.error("outbox full: dropped the oldest undelivered {type}", {
-          type: env.type,
-          message_id: env.id,
-        }),
+        opts.log.error(
+          "outbox full while disconnected: dropped the oldest undelivered {type} ({dropped} so far)",
+          { type: env.type, message_id: env.id, dropped: this.outbox.dropped },
+        ),
     );
+  }
+
+  /** who the platform says we are (the last `welcome`) */
+  get identity(): Readonly<WelcomePayload> {
+    return this._identity;
   }
 
   get connected(): boolean {
@@ -90,10 +104,15 @@ export class Connection {
     await this.loop;
   }
 
-  /** Reliable delivery: results go out now, or after the next connect. */
-  deliver(type: MessageType, payload: unknown): void {
-    this.outbox.push(envelope(type, payload));
-    void this.flush();
+  /**
+   * Reliable delivery: results go out now, or after the next connect. Never
+   * dropped while connected; `settled` says when it left the queue.
+   */
+  deliver(type: MessageType, payload: unknown): { bytes: number; settled: Promise<Settled> } {
+    const queued = this.outbox.push(envelope(type, payload));
+    if (this.socket) void this.flush();
+    else this.outbox.trim();
+    return queued;
   }
 
   /** Best-effort: dropped while disconnected (live output, heartbeats). */
@@ -107,7 +126,7 @@ export class Connection {
    * Backpressure for live output: resolves once the socket holds less than
    * OUTPUT_HIGH_WATER unsent bytes, or there is no socket (output is then
    * dropped anyway), or `signal` aborts, or OUTPUT_MAX_WAIT_MS passed (a
-   * stuck socket is the heartbeat's to detect; a command is not held forever).
+   * stuck socket is the liveness ping's to detect; a command is not held forever).
    * A command's output is read no faster than the platform takes it, instead
    * of queueing in this process.
    */
@@ -130,24 +149,28 @@ export class Connection {
     return this.outbox.size === 0 && !this.flushing;
   }
 
+  /** Sends the outbox oldest first; a message leaves it only once the socket took it. */
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.socket && this.outbox.size > 0) {
+      for (let item = this.outbox.peek(); item && this.socket; item = this.outbox.peek()) {
         const socket = this.socket;
-        const batch = this.outbox.takeAll();
-        for (let i = 0; i < batch.length; i++) {
-          try {
-            await socket.send(batch[i].text);
-          } catch {
-            this.outbox.unshift(batch.slice(i)); // kept for the next connection
-            return;
-          }
+        // A send to a silent peer may never complete: the session's end frees the loop.
+        const sent = await Promise.race([
+          socket.send(item.text).then(() => true, () => false),
+          this.sessionEnded.then(() => false),
+        ]);
+        if (!sent) {
+          // kept: a connection that replaced this one meanwhile takes it now, else the next one
+          if (this.socket && this.socket !== socket) continue;
+          return;
         }
+        this.outbox.shift(); // handed to the OS: if the connection dies now, a re-send is answered
       }
     } finally {
       this.flushing = false;
+      if (!this.socket) this.outbox.trim();
     }
   }
 
@@ -201,24 +224,19 @@ export class Connection {
 
     const socket = await this.opts.dial(url.toString(), {
       onMessage: (text) => {
-        const frame = parseFrame(text);
-        if (!frame.ok) {
-          log.warn("dropped a malformed frame: {reason}", { reason: frame.reason });
+        const msg = decodeInbound(text);
+        if (msg.kind === "welcome") {
+          this._identity = msg.welcome; // a later welcome renames us; the next heartbeat says so
+          welcomed(msg.welcome);
           return;
         }
-        if (frame.envelope.type === "welcome") {
-          const w = readWelcome(frame.envelope.payload);
-          this.identity = w; // a later welcome renames us; the next heartbeat says so
-          welcomed(w);
-          return;
-        }
-        this.opts.onMessage(frame.envelope);
+        this.opts.onMessage(msg);
       },
       onClose: (code, reason) => closed({ code, reason }),
     }, {
       headers: { Authorization: `Bearer ${this.opts.token}` },
       timeoutMs: this.opts.connectTimeoutMs ?? 30_000,
-      maxPayload: this.opts.maxFrameBytes ?? 256 * 1024 * 1024,
+      maxPayload: this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     });
     if (this.stopped) {
       socket.close(1000, "runner shutting down");
@@ -236,58 +254,67 @@ export class Connection {
     ]);
     clearTimeout(timer);
     if (identity) {
-      this.identity = identity;
+      this._identity = identity;
       log.info("welcomed as {worknode_id} ({name})", { ...identity });
     } else {
       log.warn("no welcome from the platform within {ms} ms; going on with an empty identity", {
         ms: timeout,
       });
-      this.identity = { worknode_id: "", name: "", labels: [] };
+      this._identity = { worknode_id: "", name: "", labels: [] };
     }
 
+    const ended = Promise.withResolvers<void>();
+    this.sessionEnded = ended.promise;
     this.socket = socket;
     backoff.reset();
+    let beating = false;
     const beat = async (first: boolean) => {
+      // A heartbeat still being written (a stalled socket) is not piled on.
+      if (beating) return;
+      beating = true;
       try {
-        const payload = await this.opts.heartbeat(this.identity, first);
+        const payload = await this.opts.heartbeat(this._identity, first);
         if (this.socket === socket) {
           await socket.send(JSON.stringify(envelope("heartbeat", payload)));
         }
       } catch (err) {
         log.debug("heartbeat not sent: {reason}", { reason: (err as Error).message });
+      } finally {
+        beating = false;
       }
     };
-    await beat(true);
-    void this.flush();
-    const interval = setInterval(async () => {
-      await beat(false);
-      // A half-open TCP connection never reports a close: probe it.
-      if (socket.ping && !(await socket.ping(20_000)) && this.socket === socket) {
-        log.warn("no pong from the platform; dropping the connection");
-        socket.close(4000, "ping timeout");
-        closed({ code: 4000, reason: "ping timeout" });
-      }
-    }, this.opts.heartbeatIntervalMs ?? 30_000);
+    void beat(true).then(() => this.flush());
+    const heartbeats = setInterval(() => void beat(false), this.opts.heartbeatIntervalMs ?? 30_000);
+    // Liveness never waits on a send: its own timer, the transport's ping.
+    const pingMs = this.opts.pingIntervalMs ?? 30_000;
+    let unanswered = false;
+    const pings = socket.ping
+      ? setInterval(() => {
+        if (unanswered) {
+          log.warn("no pong from the platform within {ms} ms; dropping the connection", {
+            ms: pingMs,
+          });
+          if (socket.terminate) socket.terminate();
+          else socket.close(4000, "ping timeout");
+          closed({ code: 4000, reason: "ping timeout" });
+          return;
+        }
+        unanswered = true;
+        socket.ping!(() => unanswered = false);
+      }, pingMs)
+      : undefined;
 
     const stopWait = new Promise<{ code: number; reason: string }>((r) =>
       this.closedByUs = () => r({ code: 1000, reason: "runner shutting down" })
     );
     const { code, reason } = await Promise.race([closedP, stopWait]);
-    clearInterval(interval);
+    clearInterval(heartbeats);
+    clearInterval(pings);
     this.socket = undefined;
+    ended.resolve();
+    this.outbox.trim();
     if (!this.stopped) {
       log.warn("connection lost ({code}{reason})", { code, reason: reason ? `: ${reason}` : "" });
     }
   }
-}
-
-function readWelcome(payload: Record<string, unknown>): WelcomePayload {
-  const labels = Array.isArray(payload.labels)
-    ? payload.labels.filter((l) => typeof l === "string")
-    : [];
-  return {
-    worknode_id: typeof payload.worknode_id === "string" ? payload.worknode_id : "",
-    name: typeof payload.name === "string" ? payload.name : "",
-    labels,
-  };
 }

@@ -1,17 +1,30 @@
 import type { Envelope } from "./protocol.ts";
 
+/** What became of one queued message: handed to the socket, or dropped while disconnected. */
+export type Settled = "sent" | "dropped";
+
+export interface OutboxItem {
+  env: Envelope;
+  text: string;
+  settle(how: Settled): void;
+}
+
 /**
- * Results that must not be lost: `task.result` and `mcp.result` produced
- * while the connection is down wait here and go out after the next connect,
- * oldest first. Bounded by count and by bytes so a long outage cannot eat
- * the host's memory; past the bound the oldest is dropped (and reported).
+ * Results that must not be lost: `task.result` and `mcp.result` wait here
+ * until the socket takes them, oldest first, across reconnects. While
+ * connected nothing is ever dropped (the send loop drains the queue). Only
+ * while disconnected is the queue bounded, by count and by bytes, so a long
+ * outage cannot eat the host's memory: past the bound the oldest is dropped,
+ * counted and reported.
  */
 export class Outbox {
-  private queue: { env: Envelope; text: string }[] = [];
+  private queue: OutboxItem[] = [];
   private bytes = 0;
+  /** messages dropped so far (only ever while disconnected) */
+  dropped = 0;
 
   constructor(
-    readonly maxMessages = 1000,
+    readonly maxMessages = 10_000,
     readonly maxBytes = 64 * 1024 * 1024,
     private readonly onDrop: (env: Envelope) => void = () => {},
   ) {}
@@ -20,28 +33,37 @@ export class Outbox {
     return this.queue.length;
   }
 
-  push(env: Envelope, text = JSON.stringify(env)): void {
-    this.queue.push({ env, text });
+  /** Queues one message; `settled` resolves once it is sent or dropped. */
+  push(env: Envelope, text = JSON.stringify(env)): { bytes: number; settled: Promise<Settled> } {
+    const { promise, resolve } = Promise.withResolvers<Settled>();
+    this.queue.push({ env, text, settle: resolve });
     this.bytes += text.length;
+    return { bytes: text.length, settled: promise };
+  }
+
+  /** Applies the bound: called while disconnected, never while a socket drains the queue. */
+  trim(): void {
     while (
       this.queue.length > this.maxMessages || (this.bytes > this.maxBytes && this.queue.length > 1)
     ) {
-      const dropped = this.queue.shift()!;
-      this.bytes -= dropped.text.length;
-      this.onDrop(dropped.env);
+      const item = this.queue.shift()!;
+      this.bytes -= item.text.length;
+      this.dropped++;
+      this.onDrop(item.env);
+      item.settle("dropped");
     }
   }
 
-  /** Puts back messages that failed to send, ahead of newer ones. */
-  unshift(items: { env: Envelope; text: string }[]): void {
-    this.queue.unshift(...items);
-    this.bytes += items.reduce((n, i) => n + i.text.length, 0);
+  /** The oldest message, left in the queue until `shift` (a failed send keeps it first). */
+  peek(): OutboxItem | undefined {
+    return this.queue[0];
   }
 
-  takeAll(): { env: Envelope; text: string }[] {
-    const all = this.queue;
-    this.queue = [];
-    this.bytes = 0;
-    return all;
+  /** Removes the oldest message once the socket took it. */
+  shift(): void {
+    const item = this.queue.shift();
+    if (!item) return;
+    this.bytes -= item.text.length;
+    item.settle("sent");
   }
 }

@@ -9,12 +9,19 @@
  * client stays selectable (`--transport native`) so we can switch back when
  * the bench shows it no longer stalls.
  */
+import { beforeLargeText, InboundQueue } from "./large_frames.ts";
+
 export interface Socket {
   /** resolves once the frame is handed to the OS; rejects when the socket is no longer open */
   send(text: string): Promise<void>;
   close(code?: number, reason?: string): void;
-  /** transport-level liveness probe; resolves false when no pong arrives in time */
-  ping?(timeoutMs: number): Promise<boolean>;
+  /** drops the connection at once, without a closing handshake (a silent peer would not answer one) */
+  terminate?(): void;
+  /**
+   * Transport-level liveness probe: sends a ping and calls `onPong` when the
+   * pong comes. Never waits on queued sends; the caller keeps the time.
+   */
+  ping?(onPong: () => void): void;
   /** bytes sent but not yet handed to the OS (the WebSocket's bufferedAmount) */
   bufferedAmount?(): number;
 }
@@ -81,6 +88,9 @@ export const dialWs: Dialer = async (url, handlers, opts) => {
       if (!open) reject(new DialError("network", err.message));
       else lastError = err.message; // e.g. "Max payload size exceeded": said when it closes
     });
+    let pong: (() => void) | undefined;
+    ws.on("pong", () => pong?.());
+    const inbound = new InboundQueue((text) => handlers.onMessage(text));
     ws.on("open", () => {
       open = true;
       resolve({
@@ -91,26 +101,21 @@ export const dialWs: Dialer = async (url, handlers, opts) => {
             else ws.send(text, (err?: Error) => err ? fail(err) : done());
           }),
         close: (code, reason) => ws.close(code, reason),
+        terminate: () => ws.terminate(),
         bufferedAmount: () => ws.bufferedAmount,
-        ping: (timeoutMs) =>
-          new Promise((done) => {
-            const timer = setTimeout(() => done(false), timeoutMs);
-            ws.once("pong", () => {
-              clearTimeout(timer);
-              done(true);
-            });
-            try {
-              ws.ping();
-            } catch {
-              clearTimeout(timer);
-              done(false);
-            }
-          }),
+        ping: (onPong) => {
+          pong = onPong;
+          try {
+            ws.ping();
+          } catch { /* not open: no pong will come, and the caller's timer says so */ }
+        },
       });
     });
     ws.on("message", (data: unknown, isBinary: boolean) => {
       if (isBinary) return; // the protocol is JSON text frames only
-      handlers.onMessage(String(data));
+      const bytes = (data as Uint8Array).length;
+      beforeLargeText(bytes);
+      inbound.push(String(data), bytes);
     });
     ws.on("close", (code: number, reason: unknown) => {
       if (open) handlers.onClose(code, String(reason ?? "") || lastError);

@@ -1,0 +1,201 @@
+/**
+ * The kernel layer on its own (lib/sandbox/landlock.ts): a child started
+ * from the confined Worker thread, as the supervisor starts the runner,
+ * cannot write outside the write paths or execute a file the exec list does
+ * not name, whatever it tries, while the thread that asked stays free.
+ */
+import { join } from "node:path";
+import { expect } from "./deps.ts";
+import { probeLandlock } from "../lib/sandbox/landlock.ts";
+import { deriveKernelRules, type KernelRules } from "../lib/sandbox/landlock_rules.ts";
+import { confinedLauncher } from "../lib/sandbox/supervisor.ts";
+import { parseConfig } from "../lib/config.ts";
+import { lintConfig } from "../lib/policy/lint.ts";
+
+const probe = probeLandlock();
+const ignore = !probe.available;
+
+/** Runs `script` under `sh` from a confined thread; resolves with its exit code. */
+async function confined(rules: KernelRules, script: string): Promise<number> {
+  const launcher = await confinedLauncher(rules);
+  try {
+    const child = await launcher.launch({
+      execPath: "/bin/sh",
+      args: ["-c", script],
+      env: { PATH: "/usr/bin:/bin" },
+      stdinLine: "",
+    });
+    return (await child.status).code;
+  } finally {
+    launcher.close();
+  }
+}
+
+async function dirs() {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "landlock_" }));
+  const ws = join(root, "ws");
+  const outside = join(root, "outside");
+  await Deno.mkdir(ws);
+  await Deno.mkdir(outside);
+  await Deno.writeTextFile(join(outside, "victim"), "original\n");
+  return { root, ws, outside };
+}
+
+/** Rules that allow `sh` and the file tools the attempts use (but not `id` or `env`). */
+function shRules(ws: string): KernelRules {
+  const programs = ["sh", "cat", "cp", "chmod", "rm", "mkdir", "ln", "mv", "mkfifo"];
+  return deriveKernelRules({
+    config: parseConfig(
+      `permission:\n  bash:\n${programs.map((p) => `    "${p} *": allow\n`).join("")}`,
+    ),
+    workspace: ws,
+    path: "/usr/bin:/bin",
+  });
+}
+
+Deno.test("landlock: the probe names an ABI here, or says why not", () => {
+  if (probe.available) expect(probe.abi).toBeGreaterThanOrEqual(1);
+  else expect(probe.reason).toMatch(/\S/);
+});
+
+Deno.test({
+  name: "landlock: a confined child cannot change anything outside the write paths",
+  ignore,
+  async fn() {
+    const { root, ws, outside } = await dirs();
+    try {
+      // Each attempt appends "name=exit status" to a report inside the workspace.
+      const attempts: Record<string, string> = {
+        create: `echo x > ${outside}/new`,
+        overwrite: `echo pwned > ${outside}/victim`,
+        append: `echo pwned >> ${outside}/victim`,
+        truncate: `: > ${outside}/victim`,
+        remove: `rm -f ${outside}/victim`,
+        mkdir: `mkdir ${outside}/d`,
+        symlink: `ln -s /etc/passwd ${outside}/link`,
+        move_out: `echo x > ${ws}/m && mv ${ws}/m ${outside}/m`,
+        hardlink_out: `echo x > ${ws}/h && ln ${ws}/h ${outside}/h`,
+        fifo: `mkfifo ${outside}/fifo`,
+        tmp: `echo x > /tmp/landlock_probe_$$`,
+      };
+      const script = Object.entries(attempts)
+        .map(([name, cmd]) => `(${cmd}) 2>/dev/null; echo ${name}=$? >> ${ws}/report`)
+        .join("\n") + `\necho inside > ${ws}/inside; cat /etc/hostname > ${ws}/read`;
+      expect(await confined(shRules(ws), script)).toBe(0);
+      const report = Object.fromEntries(
+        (await Deno.readTextFile(join(ws, "report"))).trim().split("\n").map((l) => l.split("=")),
+      );
+      for (const name of Object.keys(attempts)) {
+        expect({ name, status: report[name] }).not.toEqual({ name, status: "0" });
+      }
+      expect(await Deno.readTextFile(join(outside, "victim"))).toBe("original\n");
+      expect([...Deno.readDirSync(outside)].map((e) => e.name)).toEqual(["victim"]);
+      // writes inside and reads anywhere still work
+      expect(await Deno.readTextFile(join(ws, "inside"))).toBe("inside\n");
+      expect((await Deno.readTextFile(join(ws, "read"))).length).toBeGreaterThan(0);
+      // this thread is not confined
+      await Deno.writeTextFile(join(outside, "from_test"), "ok");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "landlock: a confined child cannot execute a program the list does not name, " +
+    "nor can its children, nor a copy in the workspace",
+  ignore,
+  async fn() {
+    const { root, ws } = await dirs();
+    try {
+      const script = [
+        `/usr/bin/id > /dev/null 2>&1; echo id=$? >> ${ws}/report`,
+        `env true 2>/dev/null; echo env=$? >> ${ws}/report`,
+        // a grandchild: sh starts sh (allowed) which tries id
+        `sh -c '/usr/bin/id >/dev/null 2>&1; echo nested=$? >> ${ws}/report'`,
+        // a copy of an allowed program inside the (writable) workspace
+        `cp /usr/bin/id ${ws}/myid; chmod +x ${ws}/myid`,
+        `${ws}/myid >/dev/null 2>&1; echo copy=$? >> ${ws}/report`,
+        // the loader run directly on an unnamed program
+        `/lib64/ld-linux-x86-64.so.2 /usr/bin/id >/dev/null 2>&1; echo loader=$? >> ${ws}/report`,
+        `echo ok=0 >> ${ws}/report`,
+      ].join("\n");
+      expect(await confined(shRules(ws), script)).toBe(0);
+      const report = Object.fromEntries(
+        (await Deno.readTextFile(join(ws, "report"))).trim().split("\n").map((l) => l.split("=")),
+      );
+      expect(report.id).toBe("126");
+      expect(report.env).not.toBe("0");
+      expect(report.nested).toBe("126");
+      expect(report.copy).toBe("126");
+      expect(report.ok).toBe("0");
+      // ld.so maps the program itself (mmap is not an exec check): say so, do not hide it
+      expect(["0", "126", "127"]).toContain(report.loader);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "landlock: write_paths and exec_paths from the config extend the lists",
+  ignore,
+  async fn() {
+    const { root, ws, outside } = await dirs();
+    try {
+      const rules = deriveKernelRules({
+        config: parseConfig(
+          `permission:\n  bash:\n    "sh *": allow\n  write_paths: [${outside}]\n` +
+            `  exec_paths: [/usr/bin/id]\n`,
+        ),
+        workspace: ws,
+        path: "/usr/bin:/bin",
+      });
+      expect(rules.write).toContain(outside);
+      expect(rules.exec).toContain("/usr/bin/id");
+      const code = await confined(rules, `echo ok > ${outside}/granted && /usr/bin/id > /dev/null`);
+      expect(code).toBe(0);
+      expect(await Deno.readTextFile(join(outside, "granted"))).toBe("ok\n");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("landlock rules: the programs the rules name, their loader and interpreter, and the runner", () => {
+  const rules = deriveKernelRules({
+    config: parseConfig('permission:\n  bash:\n    "cat *": allow\n    "rm *": deny\n'),
+    workspace: "/tmp",
+    path: "/usr/bin:/bin",
+  });
+  expect(rules.execConfined).toBe(true);
+  expect(rules.exec).toContain(Deno.realPathSync("/usr/bin/cat"));
+  expect(rules.exec).toContain(Deno.execPath());
+  expect(rules.exec.some((p) => /ld-linux|ld-musl/.test(p))).toBe(Deno.build.os === "linux");
+  expect(rules.exec.some((p) => p.endsWith("/rm"))).toBe(false);
+  expect(rules.write).toEqual(expect.arrayContaining(["/tmp", "/dev/null"]));
+  const trusted = deriveKernelRules({
+    config: parseConfig('permission:\n  bash:\n    "*": allow\n'),
+    workspace: "/tmp",
+  });
+  expect(trusted).toMatchObject({ execConfined: false, exec: ["/"] });
+});
+
+Deno.test("lint with the kernel layer known: no deny rule over options is suggested, and it says what remains", () => {
+  const config = parseConfig('permission:\n  bash:\n    "sort *": allow\n    "kubectl *": allow\n');
+  const on = lintConfig(config, { kernel: { available: true, abi: 7 } });
+  const sort = on.warnings.find((w) => w.program === "sort")!;
+  expect(sort.suggest).not.toMatch(/"sort \*-o\*": deny/);
+  expect(sort.suggest).toContain("no deny rule over its options holds");
+  // subcommand deny rules still hold, and are still suggested
+  expect(on.warnings.find((w) => w.program === "kubectl")!.suggest).toContain(
+    '"kubectl exec *": deny',
+  );
+  expect(on.text).toMatch(/^kernel layer: on here \(Landlock ABI 7\): what sort, kubectl/m);
+  const off = lintConfig(config, { kernel: { available: false, reason: "no Landlock" } });
+  expect(off.text).toMatch(/^kernel layer: unavailable here \(no Landlock\): the hatches/m);
+  // without the kernel layer known (the library default), the old suggestions stand
+  expect(lintConfig(config).warnings.find((w) => w.program === "sort")!.suggest).toMatch(
+    /: deny$/,
+  );
+});
