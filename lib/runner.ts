@@ -20,6 +20,14 @@ const SHUTDOWN_GRACE_MS = 30_000;
 export async function runRunner(settings: RunSettings, config: RunnerConfig): Promise<number> {
   const log = logger("runner");
   const workspace = await Workspace.open(settings.workspace);
+  if (workspace.fs.kind === "path") {
+    log.warn(
+      "workspace files are opened by path (no glibc or no --allow-ffi for it): a symlink " +
+        "swapped in while a task runs can be followed (docs/file-safety.md)",
+    );
+  } else {log.info("workspace files are opened through descriptors ({kind})", {
+      kind: workspace.fs.kind,
+    });}
   // Compiled once here. `current.policy` is the one place the current policy
   // lives: a reload assigns a new compiled object; tasks started after it see it.
   const current: { policy: Policy } = { policy: compilePolicy(config) };

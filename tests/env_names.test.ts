@@ -78,7 +78,9 @@ Deno.test("env: every inherited FLASHDUTY_* name is kept from commands and MCP s
         { command: "env" },
         context(ws, [{ pattern: "*", action: "deny" }, { pattern: "env", action: "allow" }]),
       );
-      expect(r.stdout).not.toMatch(/flashduty/i);
+      // the one FLASHDUTY_ name a command sees is its task's own marker (lib/proc/task_marker.ts)
+      expect(r.stdout).toMatch(/^FLASHDUTY_TASK_MARKER=[0-9a-f-]{36}$/m);
+      expect(r.stdout.replace(/^FLASHDUTY_TASK_MARKER=.*$/m, "")).not.toMatch(/flashduty/i);
     });
     // The drift this module removed: MCP servers used to get FLASHDUTY_PLATFORM_SECRET.
     await using f = await mcpFixture();

@@ -186,8 +186,9 @@ Deno.test("grep worker: refuses a file that is not a regular file by the time it
   expect((await new Deno.Command("mkfifo", { args: [t.at("fifo")] }).output()).success).toBe(true);
   const pool = new GrepWorkers();
   try {
-    const files = ["swapped.txt", "fifo", "ok.txt"].map((p) => ({ path: p, real: t.at(p) }));
+    const files = ["swapped.txt", "fifo", "ok.txt"].map((p) => ({ path: p, real: p }));
     const r = await pool.run({
+      root: t.ws.root,
       ...compileGrepPattern("token"),
       files,
       maxMatches: 10,
@@ -223,8 +224,9 @@ async function eventually(ok: () => boolean): Promise<boolean> {
 async function hugeJob(t: TempWorkspace) {
   const line = "the quick brown fox jumps over the lazy dog, again and again and again\n";
   await plant(t.ws.root, { "big.txt": line.repeat(Math.ceil((8 << 20) / line.length)) });
-  const file = { path: "big.txt", real: t.at("big.txt") };
+  const file = { path: "big.txt", real: "big.txt" };
   const job = {
+    root: t.ws.root,
     ...compileGrepPattern("(fox|dog).*(cat|bird)"),
     files: Array.from({ length: 2000 }, () => file),
     maxMatches: 10,

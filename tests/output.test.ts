@@ -2,7 +2,6 @@ import { expect } from "./deps.ts";
 import { join } from "node:path";
 import {
   countLines,
-  encodeInSlices,
   firstLines,
   limitOutput,
   MAX_OUTPUT_CHARS,
@@ -100,18 +99,5 @@ Deno.test("limitOutput: the preview found by scanning equals the one a split of 
     const { shown, end } = firstLines(text, 20);
     expect({ text: text.slice(0, 40), lines: countLines(text), shown, head: text.slice(0, end) })
       .toEqual({ text: text.slice(0, 40), ...want });
-  }
-});
-
-Deno.test("encodeInSlices: the slices join to the text's UTF-8, never splitting a surrogate pair", () => {
-  const text = "a😀b".repeat(1000) + "é\n" + "😀".repeat(333);
-  for (const slice of [1, 2, 3, 7, 64, 1 << 20]) {
-    const pieces = [...encodeInSlices(text, slice)];
-    const joined = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let off = 0;
-    for (const p of pieces) joined.set(p, (off += p.length) - p.length);
-    // a lone surrogate half would be encoded as U+FFFD and the bytes would differ
-    expect({ slice, same: joined.toBase64() === new TextEncoder().encode(text).toBase64() })
-      .toEqual({ slice, same: true });
   }
 });

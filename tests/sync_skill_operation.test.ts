@@ -80,21 +80,21 @@ Deno.test("a first sync creates the skill directory (and its parents) with .chec
   });
 });
 
-Deno.test("the same checksum again does not re-extract (zip_data is not even decoded)", async () => {
+Deno.test("the same checksum again re-extracts: nothing changed locally survives", async () => {
   await withWorkspace(async ({ ws, ctx }) => {
-    await sync(ctx, { skill_dir: "s", zip_data: zipOf({ "SKILL.md": "v1" }), checksum: "v1" });
-    await Deno.writeTextFile(join(ws, "s", "local-note.md"), "kept");
-    const again = await sync(ctx, {
-      skill_dir: "s",
-      zip_data: "not base64 at all!",
-      checksum: "v1",
+    const zip = zipOf({ "SKILL.md": "v1" });
+    await sync(ctx, { skill_dir: "s", zip_data: zip, checksum: "v1" });
+    await Deno.writeTextFile(join(ws, "s", "local-note.md"), "not in the archive");
+    await Deno.writeTextFile(join(ws, "s", "SKILL.md"), "tampered");
+    expect(await sync(ctx, { skill_dir: "s", zip_data: zip, checksum: "v1" })).toEqual({
+      success: true,
+      path: "s",
     });
-    expect(again).toEqual({ success: true, path: "s" });
-    expect(await listTree(join(ws, "s"))).toEqual([".checksum", "SKILL.md", "local-note.md"]);
-    // A new checksum replaces everything, the local note included.
-    await sync(ctx, { skill_dir: "s", zip_data: zipOf({ "SKILL.md": "v2" }), checksum: "v2" });
     expect(await listTree(join(ws, "s"))).toEqual([".checksum", "SKILL.md"]);
-    expect(await Deno.readTextFile(join(ws, "s", "SKILL.md"))).toBe("v2");
+    expect(await Deno.readTextFile(join(ws, "s", "SKILL.md"))).toBe("v1");
+    // so the archive is always decoded and checked, checksum or not
+    expect(await syncError(ctx, { skill_dir: "s", zip_data: "not base64!", checksum: "v1" }))
+      .toMatch(/zip_data/);
   });
 });
 

@@ -15,6 +15,7 @@ import { refusedEnvName } from "../proc/child_env.ts";
 import { findProgram } from "../proc/program_path.ts";
 import { sendSignal } from "../proc/signal.ts";
 import type { Workspace } from "../fs/workspace.ts";
+import type { FileHandle, OpenMode } from "../fs/workspace_fs.ts";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 import { UnsupportedSyntax } from "./lex.ts";
 import type { ProcessTree } from "./proc.ts";
@@ -849,9 +850,9 @@ export class Interpreter {
     if (r.op === "<") {
       if (path === "/dev/null") return { ...io, stdin: { kind: "src", src: Source.text("") } };
       if (path === "/dev/stdin") return io;
-      const file = await this.open(path, st, { read: true });
+      const file = await this.open(path, st, "read");
       if (typeof file === "string") return file;
-      const src = new Source(file.readable);
+      const src = new Source(file.readable());
       cleanups.push(() => src.cancel());
       return { ...io, stdin: { kind: "src", src } };
     }
@@ -861,11 +862,7 @@ export class Interpreter {
     else if (path === "/dev/stderr") sink = io.stderr;
     else {
       const append = r.op === ">>" || r.op === "&>>";
-      const file = await this.open(
-        path,
-        st,
-        append ? { append: true, create: true } : { write: true, create: true, truncate: true },
-      );
+      const file = await this.open(path, st, append ? "append" : "write");
       if (typeof file === "string") return file;
       const fs = new FileSink(file);
       const hold = fs.writer();
@@ -876,30 +873,35 @@ export class Interpreter {
     return fd === 2 ? { ...io, stderr: sink } : { ...io, stdout: sink };
   }
 
-  /** Redirect files stay inside the workspace, resolved from the current directory. */
+  /**
+   * Redirect files stay inside the workspace, resolved from the current
+   * directory. Opened below the workspace root's descriptor (ws.fs,
+   * lib/fs/beneath.ts): a directory swapped for a symlink mid-task is not
+   * followed out; FIFOs and (for writes) hard-linked files are refused.
+   */
   private async open(
     path: string,
     st: State,
-    mode: Deno.OpenOptions,
-  ): Promise<Deno.FsFile | string> {
+    mode: OpenMode,
+  ): Promise<FileHandle | string> {
     const abs = isAbsolute(path) ? path : join(st.cwd, path);
-    let real: string;
+    const ws = this.o.workspace;
+    let rel: string;
     try {
-      real = await this.o.workspace.resolve(abs);
+      rel = ws.lexical(abs);
     } catch (err) {
-      if (err instanceof PathEscapeError) {
-        throw new Denied(
-          `redirect target ${JSON.stringify(path)} is outside the workspace (${err.message}); ` +
-            "redirects may only read and write workspace files",
-        );
-      }
+      if (err instanceof PathEscapeError) throw outsideWorkspace(path, err);
       return `${path}: ${(err as Error).message}`;
     }
     try {
-      return await Deno.open(real, mode);
+      return await ws.fs.openFile(rel, path, mode);
     } catch (err) {
+      // the kernel refused the open (lib/fs/beneath.ts): an escape, found only now
+      if (err instanceof PathEscapeError) throw outsideWorkspace(path, err);
       if (err instanceof Deno.errors.NotFound) return `${path}: No such file or directory`;
-      if (err instanceof Deno.errors.IsADirectory) return `${path}: Is a directory`;
+      if (err instanceof Deno.errors.IsADirectory || /a directory/.test((err as Error).message)) {
+        return `${path}: Is a directory`;
+      }
       return `${path}: ${(err as Error).message.replace(/ \(os error \d+\).*/, "")}`;
     }
   }
@@ -1066,4 +1068,11 @@ export function splitRead(line: string, ifs: string, n: number): string[] {
     out.push(rest);
   }
   return out;
+}
+
+function outsideWorkspace(path: string, err: PathEscapeError): Denied {
+  return new Denied(
+    `redirect target ${JSON.stringify(path)} is outside the workspace (${err.message}); ` +
+      "redirects may only read and write workspace files",
+  );
 }

@@ -12,6 +12,7 @@ import { Interpreter } from "./interp.ts";
 import { preflightRedirects } from "./preflight.ts";
 import { findProgram, searchPath as programSearchPath } from "../proc/program_path.ts";
 import { childEnv, commandTmpDir } from "../proc/child_env.ts";
+import { TaskMarker } from "../proc/task_marker.ts";
 import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";
 import { Capture, pump } from "./sinks.ts";
@@ -47,7 +48,9 @@ export async function runBash(
   if (ctx.signal.aborted) throw new TaskError("command cancelled");
   const ws = ctx.workspace;
   const cwd = await workdir(ws, req.workdir);
-  const env = hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) });
+  // every process of this task carries the marker, however it detaches (lib/proc/task_marker.ts)
+  const marker = new TaskMarker();
+  const env = marker.mark(hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) }));
   const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {
@@ -112,11 +115,13 @@ export async function runBash(
         stdout,
         stderr,
         abandon: abandon.signal,
+        marker,
       });
     }
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
+    await marker.sweep();
   }
   if (why || refused) await tree.killAll(); // let the SIGKILL round finish before reporting
   if (refused && !why) throw refused;
@@ -159,6 +164,7 @@ async function runTrusted(
     stdout: Capture;
     stderr: Capture;
     abandon: AbortSignal;
+    marker: TaskMarker;
   },
 ): Promise<number> {
   const bash = findProgram("bash", o.searchPath, { cwd: o.cwd, workspaceRoot: o.ws.root });
@@ -178,6 +184,9 @@ async function runTrusted(
   ];
   const status = await s.child.status;
   o.tree.reap(s.pid);
+  // a detached process (`setsid -f cmd`) may hold the output pipes open: it
+  // goes now, or the output would never end
+  await o.marker.sweep();
   await Promise.all(pumps);
   return status.code;
 }

@@ -5,6 +5,8 @@
  * the last of them is done.
  */
 
+import type { FileHandle } from "../fs/workspace_fs.ts";
+
 export const MAX_STREAM_BYTES = 10 * 1024 * 1024;
 
 /** One writer's handle on a destination; `write` resolves false once nobody reads any more. */
@@ -151,12 +153,11 @@ abstract class Shared implements Sink {
 
 /** A workspace file opened by a redirect. */
 export class FileSink extends Shared {
-  constructor(private readonly file: Deno.FsFile) {
+  constructor(private readonly file: FileHandle) {
     super();
   }
   protected async put(chunk: Uint8Array): Promise<boolean> {
-    let off = 0;
-    while (off < chunk.length) off += await this.file.write(chunk.subarray(off));
+    await this.file.write(chunk);
     return true;
   }
   protected end(): Promise<void> {

@@ -1,9 +1,9 @@
 import { basename, dirname, join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
-import { isWithin, type Workspace } from "./workspace.ts";
+import { isWithin } from "./workspace.ts";
 
 /**
- * Replaces the file at `real` (a confined path from ws.resolve) with `data`
+ * Replaces the file at `real` (a confined path below `root`) with `data`
  * so that no reader ever sees a half-written file: the bytes go to a fresh
  * temp file in the same directory, are fsynced, then renamed over the
  * target. rename(2) replaces a symlink at the target instead of following
@@ -11,13 +11,12 @@ import { isWithin, type Workspace } from "./workspace.ts";
  * directories are created. An existing file keeps its permission bits.
  */
 export async function atomicWrite(
-  ws: Workspace,
+  root: string,
   real: string,
-  /** the bytes, or pieces of them made one at a time (a large text encoded in slices) */
-  data: Uint8Array | Iterable<Uint8Array>,
+  data: Uint8Array,
   display: string,
 ): Promise<void> {
-  if (real === ws.root) throw new TaskError(`cannot write ${display}: it is a directory`);
+  if (real === root) throw new TaskError(`cannot write ${display}: it is a directory`);
   let mode: number | undefined;
   try {
     const info = await Deno.lstat(real);
@@ -38,16 +37,14 @@ export async function atomicWrite(
   // A component could have been swapped for a symlink since resolve: write
   // only into a directory whose real location is still inside.
   const realDir = await Deno.realPath(dir);
-  if (!isWithin(realDir, ws.root)) throw new PathEscapeError(display);
+  if (!isWithin(realDir, root)) throw new PathEscapeError(display);
   const target = join(realDir, basename(real));
   const temp = join(realDir, `.flashduty-write-${crypto.randomUUID()}.tmp`);
   // createNew is O_CREAT|O_EXCL: it never opens an existing file or follows a symlink
   const file = await Deno.open(temp, { write: true, createNew: true, mode: mode ?? 0o644 });
   try {
     try {
-      for (const piece of data instanceof Uint8Array ? [data] : data) {
-        for (let off = 0; off < piece.length;) off += await file.write(piece.subarray(off));
-      }
+      for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
       // the umask must not narrow an existing file's mode
       if (mode !== undefined) await Deno.chmod(temp, mode);
       await file.sync();

@@ -4,12 +4,14 @@ import type { GrepMatch } from "../wire/protocol.ts";
 export interface GrepFile {
   /** root-relative path shown in results */
   path: string;
-  /** confined real path to open (no symlink in it when it was found) */
+  /** confined real path to open, relative to the root (no symlink in it when it was found) */
   real: string;
 }
 
 /** The message the main thread posts to the grep worker. */
 export interface GrepJob {
+  /** the workspace root's real path: files are opened below a descriptor of it */
+  root: string;
   source: string;
   flags: number;
   files: GrepFile[];

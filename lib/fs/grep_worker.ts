@@ -9,6 +9,8 @@ import { RE2JS } from "../deps/re2.ts";
 import type { GrepMatch } from "../wire/protocol.ts";
 import type { GrepJob, GrepReply } from "./grep_job.ts";
 import { closeSync } from "node:fs";
+import { join } from "node:path";
+import { Beneath } from "./beneath.ts";
 import { openVerifiedSync, readAtSync } from "./open_file.ts";
 
 const BINARY_SNIFF_BYTES = 8192;
@@ -27,6 +29,27 @@ scope.onmessage = (e) => {
   }
 };
 
+/** The root's descriptor, opened once per worker (and per root, for tests that use several). */
+const roots = new Map<string, Beneath | undefined>();
+
+/**
+ * A file's first `maxBytes` and its size. Through the root's descriptor with
+ * no symlink allowed on the path (Beneath.readRealSync), so a directory
+ * swapped for a symlink after the main thread chose the file is not followed;
+ * by path where descriptors are unavailable (PathFs's platforms).
+ */
+function readChosen(root: string, real: string, display: string, maxBytes: number) {
+  if (!roots.has(root)) roots.set(root, Beneath.open(root));
+  const beneath = roots.get(root);
+  if (beneath) return beneath.readRealSync(real, maxBytes);
+  const { fd, size } = openVerifiedSync(join(root, real), display);
+  try {
+    return { bytes: readAtSync(fd, 0, Math.min(size, maxBytes)), size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function search(job: GrepJob): GrepReply {
   const re = RE2JS.compile(job.source, job.flags);
   const stop = new Int32Array(job.stop);
@@ -38,13 +61,9 @@ function search(job: GrepJob): GrepReply {
     let bytes: Uint8Array;
     try {
       // synchronous: this thread has nothing else to do, and each call costs microseconds
-      const { fd, size } = openVerifiedSync(f.real, f.path);
-      try {
-        if (size > job.maxFileBytes) cutFiles++;
-        bytes = readAtSync(fd, 0, Math.min(size, job.maxFileBytes));
-      } finally {
-        closeSync(fd);
-      }
+      const chosen = readChosen(job.root, f.real, f.path, job.maxFileBytes);
+      if (chosen.size > job.maxFileBytes) cutFiles++;
+      bytes = chosen.bytes;
     } catch {
       continue; // vanished, swapped or unreadable: skipped, as ripgrep does
     }

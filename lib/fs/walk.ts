@@ -1,44 +1,59 @@
-import { join } from "node:path";
+import type { Stat, WorkspaceFs } from "./workspace_fs.ts";
 
 /** One directory entry met by `walk`, as lstat sees it (symlinks are not followed). */
 export interface WalkEntry {
-  /** absolute path; every directory above it was reached without following a symlink */
-  real: string;
-  /** root-relative, `/`-separated */
+  /** root-relative, `/`-separated, real: no directory above it is a symlink */
   rel: string;
   name: string;
   isDir: boolean;
   isFile: boolean;
   isSymlink: boolean;
+  /** lstat of the entry, taken through its directory's descriptor (only with `withStat`) */
+  stat?: Stat;
 }
+
+/** Entries visited between two yields to the event loop (bench:loop measures the effect). */
+const YIELD_EVERY = 256;
 
 /** What to do after visiting an entry: walk into it (directories only), not, or end the walk. */
 export type Visit = "descend" | "skip" | "stop";
 
+export interface WalkOptions {
+  signal?: AbortSignal;
+  /** lstat every entry while its directory is open (list needs sizes; glob and grep do not) */
+  withStat?: boolean;
+}
+
 /**
- * Walks below the directory `startReal` (whose root-relative form is
- * `startRel`) depth-first, children in name order, calling `visit` for each
- * entry. Symlinked directories are never entered, so the walk cannot leave
- * the tree it started in. A subdirectory that cannot be read is passed over
- * (like ripgrep); the start directory failing to read is an error.
+ * Walks below the real directory `startRel` depth-first, children in name
+ * order, calling `visit` for each entry. Each directory is opened through
+ * the workspace's descriptors with no symlink allowed on its path
+ * (WorkspaceFs.openRealDir), so a directory swapped for a symlink while the
+ * walk runs is skipped, never entered: the walk cannot leave the tree. A
+ * subdirectory that cannot be read is passed over (like ripgrep); the
+ * start directory failing to read is an error.
  */
 export async function walk(
-  startReal: string,
+  fs: WorkspaceFs,
   startRel: string,
   visit: (entry: WalkEntry) => Visit | Promise<Visit>,
-  signal?: AbortSignal,
+  opts: WalkOptions = {},
 ): Promise<void> {
   // An explicit stack (not recursion) keeps very deep trees off the call stack.
-  const stack: WalkEntry[] = (await children(startReal, startRel)).reverse();
+  const stack: WalkEntry[] = (await children(fs, startRel, opts.withStat)).reverse();
+  let visited = 0;
   while (stack.length > 0) {
-    signal?.throwIfAborted();
+    opts.signal?.throwIfAborted();
+    // Directory reads are synchronous system calls and a visit may not await
+    // anything: without a real yield a big tree would hold the event loop.
+    if (++visited % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
     const entry = stack.pop()!;
     const next = await visit(entry);
     if (next === "stop") return;
     if (next !== "descend" || !entry.isDir) continue;
     let kids: WalkEntry[];
     try {
-      kids = await children(entry.real, entry.rel);
+      kids = await children(fs, entry.rel, opts.withStat);
     } catch {
       continue;
     }
@@ -46,18 +61,27 @@ export async function walk(
   }
 }
 
-async function children(dirReal: string, dirRel: string): Promise<WalkEntry[]> {
-  const out: WalkEntry[] = [];
-  for await (const e of Deno.readDir(dirReal)) {
-    out.push({
-      real: join(dirReal, e.name),
-      rel: dirRel === "." || dirRel === "" ? e.name : `${dirRel}/${e.name}`,
-      name: e.name,
-      // readDir reports the entry itself, like lstat: a symlink is neither dir nor file
-      isDir: e.isDirectory,
-      isFile: e.isFile,
-      isSymlink: e.isSymlink,
-    });
+async function children(fs: WorkspaceFs, dirRel: string, withStat = false): Promise<WalkEntry[]> {
+  const dir = await fs.openRealDir(dirRel);
+  try {
+    const out: WalkEntry[] = [];
+    for (const e of await dir.entries()) {
+      const entry: WalkEntry = {
+        rel: dirRel === "." || dirRel === "" ? e.name : `${dirRel}/${e.name}`,
+        name: e.name,
+        isDir: e.kind === "dir",
+        isFile: e.kind === "file",
+        isSymlink: e.kind === "symlink",
+      };
+      if (withStat) {
+        const st = await dir.stat(e.name);
+        if (!st) continue; // removed while listed
+        entry.stat = st;
+      }
+      out.push(entry);
+    }
+    return out;
+  } finally {
+    dir.close();
   }
-  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }

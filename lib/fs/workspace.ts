@@ -1,5 +1,8 @@
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
+import { Beneath } from "./beneath.ts";
+import { PathFs } from "./path_fs.ts";
+import type { WorkspaceFs } from "./workspace_fs.ts";
 
 const MAX_SYMLINK_HOPS = 40;
 
@@ -12,17 +15,27 @@ export function isWithin(child: string, parent: string): boolean {
 
 /**
  * The workspace root and the one place that turns a path from the platform
- * into a real path on disk. Every operation resolves through `resolve`, which
+ * into a real path on disk. `lexical` confines a path as written; `resolve`
  * follows every symlink itself (at any depth, dangling ones included) and
- * refuses anything whose real location is outside the root.
+ * refuses anything whose real location is outside the root. File contents
+ * are reached through `fs` (lib/fs/workspace_fs.ts), which opens paths
+ * relative to a descriptor of the root so that a symlink swapped in while a
+ * task runs is not followed out (lib/fs/beneath.ts).
  */
 export class Workspace {
+  /** how files are opened, read, written and listed */
+  readonly fs: WorkspaceFs;
+
   private constructor(
     /** the root as configured (absolute) */
     readonly configuredRoot: string,
     /** the root with its own symlinks resolved: what every real path is checked against */
     readonly root: string,
-  ) {}
+  ) {
+    const realRel = async (rel: string, display: string) =>
+      this.relative(await this.resolve(rel, display));
+    this.fs = Beneath.open(root, realRel) ?? new PathFs(root, realRel);
+  }
 
   static async open(root: string): Promise<Workspace> {
     const abs = normalize(isAbsolute(root) ? root : join(Deno.cwd(), root));
@@ -31,25 +44,38 @@ export class Workspace {
   }
 
   /**
+   * `path` (relative to the root, or absolute inside it) as a normalized
+   * root-relative path ("." for the root), without touching the disk.
+   * Throws PathEscapeError when it names a place outside, as written.
+   */
+  lexical(path: string): string {
+    return this.relative(this.#lexicalAbs(path));
+  }
+
+  #lexicalAbs(path: string): string {
+    if (typeof path !== "string" || path.includes("\0")) throw new PathEscapeError(String(path));
+    if (isAbsolute(path)) {
+      const abs = normalize(path);
+      if (isWithin(abs, this.root)) return abs;
+      if (isWithin(abs, this.configuredRoot)) {
+        return join(this.root, relative(this.configuredRoot, abs));
+      }
+      throw new PathEscapeError(path);
+    }
+    const lexical = normalize(join(this.root, path));
+    if (!isWithin(lexical, this.root)) throw new PathEscapeError(path);
+    return lexical;
+  }
+
+  /**
    * The real absolute path for `path` (relative to the root, or absolute
    * inside it). Components that do not exist yet are kept as written, so a
    * path to be created resolves too. Throws PathEscapeError otherwise.
    */
-  async resolve(path: string): Promise<string> {
-    if (typeof path !== "string" || path.includes("\0")) throw new PathEscapeError(String(path));
-    let lexical: string;
-    if (isAbsolute(path)) {
-      const abs = normalize(path);
-      if (isWithin(abs, this.root)) lexical = abs;
-      else if (isWithin(abs, this.configuredRoot)) {
-        lexical = join(this.root, relative(this.configuredRoot, abs));
-      } else throw new PathEscapeError(path);
-    } else {
-      lexical = normalize(join(this.root, path));
-      if (!isWithin(lexical, this.root)) throw new PathEscapeError(path);
-    }
-    const real = await realResolve(this.root, relative(this.root, lexical), path);
-    if (!isWithin(real, this.root)) throw new PathEscapeError(path);
+  async resolve(path: string, display = path): Promise<string> {
+    const lexical = this.#lexicalAbs(path);
+    const real = await realResolve(this.root, relative(this.root, lexical), display);
+    if (!isWithin(real, this.root)) throw new PathEscapeError(display);
     return real;
   }
 

@@ -26,6 +26,7 @@ import {
   type StdioServer,
 } from "./server_config.ts";
 import { descendants, killAll } from "../proc/process_tree.ts";
+import { TaskMarker } from "../proc/task_marker.ts";
 import { StderrLog } from "./stderr_log.ts";
 
 export interface ConnectOptions {
@@ -126,10 +127,12 @@ async function connectStdio(
 ): Promise<Connection> {
   const env = childEnv(server.env);
   const program = assertLaunchAllowed(server, opts.policy, opts.cwd, env);
+  // the server and all it starts carry the marker, so closing finds even what detached
+  const marker = new TaskMarker();
   const transport = new StdioClientTransport({
     command: program,
     args: server.args,
-    env,
+    env: marker.mark(env),
     cwd: opts.cwd,
     // Piped, never inherited: a chatty server must not write into the runner's own log stream.
     stderr: "pipe",
@@ -152,7 +155,7 @@ async function connectStdio(
       );
     }
     await client.close().catch(() => {});
-    const killed = await killAll(tree ?? []);
+    const killed = await killAll(tree ?? []) + await marker.sweep();
     if (killed > 0) {
       opts.log.debug("killed {count} leftover processes of MCP server {server}", {
         count: killed,

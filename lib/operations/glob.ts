@@ -23,14 +23,14 @@ export const glob: OperationHandler = async (rawArgs, ctx): Promise<GlobResult> 
   const matches: string[] = [];
   let visits = 0;
   let truncated = false;
-  await walk(ws.root, ".", async (e) => {
+  await walk(ws.fs, ".", async (e) => {
     if (++visits > MAX_GLOB_VISITS || matches.length >= MAX_GLOB_MATCHES) {
       truncated = true;
       return "stop";
     }
     if (mm.match(e.rel) && (!e.isSymlink || await leadsInside(ws, e.rel))) matches.push(e.rel);
     return e.isDir && mm.match(e.rel, true) ? "descend" : "skip";
-  }, ctx.signal);
+  }, { signal: ctx.signal });
   matches.sort();
   return truncated ? { matches, truncated } : { matches };
 };

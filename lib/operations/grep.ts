@@ -43,6 +43,7 @@ export function grepOperation(opts: GrepOptions): OperationHandler {
     const { files, capped: filesCapped } = await candidates(ws, chosen, ctx.signal, deadline);
     if (Date.now() > deadline) throw new TaskError(grepTimedOut(opts.timeoutMs));
     const outcome = await (opts.workers ?? ctx.services.grep).run({
+      root: ws.root,
       source,
       flags,
       files,
@@ -75,16 +76,17 @@ async function candidates(
 ): Promise<{ files: GrepFile[]; capped: boolean }> {
   const files: GrepFile[] = [];
   let capped = false;
-  await walk(ws.root, ".", async (e) => {
+  await walk(ws.fs, ".", async (e) => {
     if (Date.now() > deadline) return "stop"; // the caller says it timed out
     if (e.name.startsWith(".")) return "skip";
     if (e.isDir) return "descend";
     if (!chosen(e.rel)) return "skip";
-    let real = e.real;
+    let real = e.rel;
     if (e.isSymlink) {
       try {
-        real = await ws.resolve(e.rel); // a link leading outside is skipped, never read
-        if (!(await Deno.lstat(real)).isFile) return "skip"; // symlinked dirs are not entered
+        // a link leading outside is skipped, never read
+        real = ws.relative(await ws.resolve(e.rel));
+        if ((await ws.fs.stat(real))?.kind !== "file") return "skip"; // symlinked dirs are not entered
       } catch {
         return "skip";
       }
@@ -95,7 +97,7 @@ async function candidates(
     }
     files.push({ path: e.rel, real });
     return "skip";
-  }, signal);
+  }, { signal });
   if (signal.aborted) throw new TaskError("grep cancelled");
   return { files, capped };
 }

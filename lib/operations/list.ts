@@ -2,6 +2,8 @@ import { basename } from "node:path";
 import { Args } from "../tasks/args.ts";
 import { compileGlob } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
+import type { Stat } from "../fs/workspace_fs.ts";
+import { TaskError } from "../tasks/errors.ts";
 import type { OperationHandler } from "../tasks/context.ts";
 import type { ListArgs, ListEntry, ListResult } from "../wire/protocol.ts";
 import { FIELD_LIMITS } from "../wire/limits.ts";
@@ -12,7 +14,8 @@ export const MAX_LIST_ENTRIES = 10_000;
 /**
  * `list {path, recursive?, ignore?}` -> `{entries: [{path, is_dir, size}]}`.
  * Entries are what lstat sees: a symlink is listed as itself (is_dir false,
- * its own size) and a symlinked directory is never walked into. `ignore`
+ * its own size) and a symlinked directory is never walked into, even one
+ * swapped in while the walk runs (directories are opened by descriptor). `ignore`
  * patterns match base names and prune matching directories. Listing a file
  * gives that one entry.
  */
@@ -23,33 +26,29 @@ export const list: OperationHandler = async (rawArgs, ctx): Promise<ListResult> 
   const ignore = (args.ignore ?? []).map(compileGlob);
   const ignored = (name: string) => ignore.some((mm) => mm.match(name));
   const ws = ctx.workspace;
-  const real = await ws.resolve(path);
-  const info = await Deno.lstat(real);
-  if (!info.isDirectory) {
-    return { entries: ignored(basename(real)) ? [] : [entry(ws.relative(real), info)] };
+  // the real path: listed entries are named by it, and the walk refuses any symlink on it
+  const rel = ws.relative(await ws.resolve(path));
+  const info = await ws.fs.stat(rel);
+  if (!info) throw new TaskError(`not found: ${path}`);
+  if (info.kind !== "dir") {
+    return { entries: ignored(basename(rel)) ? [] : [entry(rel, info)] };
   }
   const entries: ListEntry[] = [];
   let truncated = false;
-  await walk(real, ws.relative(real), async (e) => {
+  await walk(ws.fs, rel, (e) => {
     if (ignored(e.name)) return "skip";
     if (entries.length >= MAX_LIST_ENTRIES) {
       truncated = true;
       return "stop";
     }
-    let st: Deno.FileInfo;
-    try {
-      st = await Deno.lstat(e.real);
-    } catch {
-      return "skip"; // removed while we walked
-    }
-    entries.push(entry(e.rel, st));
+    entries.push(entry(e.rel, e.stat!));
     return recursive ? "descend" : "skip";
-  }, ctx.signal);
+  }, { signal: ctx.signal, withStat: true });
   return truncated ? { entries, truncated } : { entries };
 };
 
-function entry(path: string, info: Deno.FileInfo): ListEntry {
-  return { path, is_dir: info.isDirectory, size: info.size };
+function entry(path: string, info: Stat): ListEntry {
+  return { path, is_dir: info.kind === "dir", size: info.size };
 }
 
 export function listArgs(raw: unknown): ListArgs {

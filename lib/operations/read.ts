@@ -1,6 +1,5 @@
 import { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
-import { openVerified, readAt } from "../fs/open_file.ts";
 import type { OperationHandler } from "../tasks/context.ts";
 import type { ReadArgs, ReadResult } from "../wire/protocol.ts";
 import { FIELD_LIMITS } from "../wire/limits.ts";
@@ -11,15 +10,19 @@ export const MAX_READ_BYTES = 16 * 1024 * 1024;
 /**
  * `read {path, offset?, limit?}` -> `{content: base64, total_size}`. Offset
  * and limit are bytes; offset < 0 counts as 0, limit <= 0 means to the end.
- * The opened file is proven to be the one that was confined (openVerified).
+ * The file is opened below the workspace root's descriptor (ws.fs): a
+ * directory swapped for a symlink mid-read is never followed out.
  */
 export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> => {
   const args = readArgs(rawArgs);
   const path = args.path;
   const offset = Math.max(0, Math.floor(args.offset ?? 0));
   const limit = Math.floor(args.limit ?? 0);
-  const real = await ctx.workspace.resolve(path);
-  const { handle, size } = await openVerified(real, path);
+  const ws = ctx.workspace;
+  const file = await ws.fs.openFile(ws.lexical(path), path, "read").catch((err) => {
+    throw err instanceof Deno.errors.NotFound ? new TaskError(`file not found: ${path}`) : err;
+  });
+  const size = file.size;
   try {
     if (offset >= size) return { content: "", total_size: size };
     const want = limit > 0 ? Math.min(limit, size - offset) : size - offset;
@@ -29,10 +32,10 @@ export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> 
           `of one read (total_size ${size}); use offset and limit to read it in parts`,
       );
     }
-    const bytes = await readAt(handle, offset, want);
+    const bytes = await file.read(offset, want);
     return { content: bytes.toBase64(), total_size: size };
   } finally {
-    await handle.close();
+    file.close();
   }
 };
 

@@ -19,6 +19,8 @@ export const CHECKSUM_FILE = ".checksum";
  * The archive is checked whole (lib/skill/zip_directory.ts), extracted beside
  * the skill directory with sizes counted as it inflates, and swapped in only
  * when every entry was good; a refused archive leaves the old skill as it was.
+ * The `.checksum` file is written for the platform and for people; the
+ * runner never trusts it to skip a sync.
  */
 export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillResult> => {
   const args = syncSkillArgs(raw);
@@ -34,10 +36,10 @@ export const sync_skill: OperationHandler = async (raw, ctx): Promise<SyncSkillR
     );
   }
   return await withDirectoryLock(target, async () => {
-    if (checksum !== "" && await currentChecksum(target) === checksum) {
-      ctx.log.info("skill {skill} already at {checksum}", { skill: skillName, checksum });
-      return { success: true, path: skillDir };
-    }
+    // Always extracted, even when `.checksum` already says this checksum: the
+    // directory is in the workspace, where commands and `write` can change
+    // any file and the `.checksum` beside it (issue 12). A sync leaves exactly
+    // the archive's content, whatever was there.
     const zip = decodeBase64("sync_skill", "zip_data", zipData);
     await verifyDigest(zip, checksum);
     const entries = readZipDirectory(zip, SKILL_LIMITS);
@@ -65,14 +67,6 @@ export function syncSkillArgs(raw: unknown): SyncSkillArgs {
     zip_data: args.string("zip_data", FIELD_LIMITS.archive),
     checksum: args.optionalString("checksum", FIELD_LIMITS.checksum),
   };
-}
-
-async function currentChecksum(target: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(join(target, CHECKSUM_FILE));
-  } catch {
-    return undefined;
-  }
 }
 
 /** A checksum that looks like a SHA-256 digest must be the archive's; other forms are opaque labels. */

@@ -165,15 +165,7 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
     );
   }
   const imports = importHosts(input.mainModule);
-  // libc's prctl(PR_SET_DUMPABLE, 0) keeps the token out of /proc/<pid>/environ and /mem.
-  const libc = libcPath();
-  const ffi = libc ? [libc] : [];
-  if (libc) {
-    notes.push(
-      `--allow-ffi=${libc}: the runner makes itself non-dumpable (prctl), so programs it ` +
-        "starts cannot read its memory or environment through /proc",
-    );
-  }
+  const ffi = libcGrant(notes);
 
   const perms: DenoPermissions = {
     read: unique(read),
@@ -190,6 +182,30 @@ export function derivePermissions(input: DeriveInput): DenoPermissions {
   // Fail here, not when Deno parses the flags.
   toDenoFlags(perms);
   return perms;
+}
+
+/**
+ * The C library, for the workspace's descriptor-relative file access
+ * (lib/fs/beneath.ts): openat2 and friends through FFI, scoped to that one
+ * file (lib/sys/libc.ts finds it under this grant alone). Without libc the
+ * runner falls back to path-based access.
+ */
+function libcGrant(notes: string[]): string[] {
+  const libc = libcPath();
+  if (!libc) {
+    notes.push(
+      "no --allow-ffi: no glibc found, so workspace files are opened by path (lib/fs/path_fs.ts), " +
+        "which a concurrent symlink swap can outrun",
+    );
+    return [];
+  }
+  notes.push(
+    `--allow-ffi=${libc}: the runner makes itself non-dumpable (prctl), so programs it ` +
+      "starts cannot read its memory or environment through /proc; workspace files are " +
+      "opened with openat2(RESOLVE_BENEATH) through the C library, so no symlink swapped in " +
+      "mid-task is followed out (lib/fs/beneath.ts)",
+  );
+  return [libc];
 }
 
 /** The flags for `deno run`, one per element (no shell quoting: pass them as argv). */

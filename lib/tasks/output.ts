@@ -1,4 +1,3 @@
-import { atomicWrite } from "../fs/atomic_write.ts";
 import type { Truncation } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
 
@@ -26,9 +25,9 @@ export async function limitOutput(
   const rel = `${OUTPUTS_DIR}/${op}_${randomChars(8)}_${Math.floor(Date.now() / 1000)}.txt`;
   let saved: string | undefined = rel;
   try {
-    // atomicWrite re-checks the directory after creating it, so a `.work`
-    // swapped for a symlink meanwhile cannot redirect the save outside
-    await atomicWrite(ws, await ws.resolve(rel), encodeInSlices(text), rel);
+    // written through directory descriptors (ws.fs), so a `.work` swapped
+    // for a symlink meanwhile cannot redirect the save outside
+    await ws.fs.writeAtomic(rel, new TextEncoder().encode(text), rel);
   } catch {
     saved = undefined; // the preview still goes out, just without a file to page through
   }
@@ -38,24 +37,6 @@ export async function limitOutput(
     ...(saved ? { file_path: saved } : {}),
     total_size: text.length,
   };
-}
-
-/**
- * UTF-8 of `text`, a slice at a time: a 10 MB output is not held twice (as
- * text and as bytes) while it is saved. A slice never ends between the two
- * halves of a surrogate pair.
- */
-export function* encodeInSlices(text: string, slice = 1 << 20): Generator<Uint8Array> {
-  const encoder = new TextEncoder();
-  for (let i = 0; i < text.length;) {
-    let end = Math.min(text.length, i + slice);
-    // a pair stays whole: cut before it, or after it when it alone fills the slice
-    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) {
-      end = end - 1 > i ? end - 1 : end + 1;
-    }
-    yield encoder.encode(text.slice(i, end));
-    i = end;
-  }
 }
 
 function preview(text: string, savedPath: string | undefined): string {

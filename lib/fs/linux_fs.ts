@@ -1,0 +1,363 @@
+/**
+ * The Linux file system calls the workspace layer makes through FFI
+ * (lib/sys/libc.ts): descriptor-relative opens (`openat2`, `openat`), and
+ * reading, writing, listing and renaming through descriptors. Deno's own fs
+ * API takes paths only, and a path is resolved again by every call: a
+ * directory swapped for a symlink between two calls sends the second one
+ * elsewhere (issue 12: 235 leaks in 2,000 reads). A descriptor stays the
+ * directory or file that was opened.
+ *
+ * Thin by design: constants, the symbol table, struct decoding and errno
+ * mapping; the rules live in lib/fs/beneath.ts.
+ *
+ * @module
+ */
+import { type Libc, openLibc } from "../sys/libc.ts";
+
+const X86_64 = Deno.build.arch === "x86_64";
+
+/** open(2) flags; the generic (aarch64) values differ from x86_64's for two of them. */
+export const O = {
+  RDONLY: 0,
+  WRONLY: 0o1,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  TRUNC: 0o1000,
+  APPEND: 0o2000,
+  NONBLOCK: 0o4000,
+  DIRECTORY: X86_64 ? 0o200000 : 0o40000,
+  NOFOLLOW: X86_64 ? 0o400000 : 0o100000,
+  CLOEXEC: 0o2000000,
+} as const;
+
+/** openat2(2) `resolve` bits. */
+export const RESOLVE = {
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+} as const;
+
+export const AT = {
+  FDCWD: -100,
+  SYMLINK_NOFOLLOW: 0x100,
+  REMOVEDIR: 0x200,
+  EMPTY_PATH: 0x1000,
+} as const;
+
+export const E = {
+  ENOENT: 2,
+  EINTR: 4,
+  ENXIO: 6,
+  EAGAIN: 11,
+  EACCES: 13,
+  EEXIST: 17,
+  EXDEV: 18,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ENAMETOOLONG: 36,
+  ENOSYS: 38,
+  ENOTEMPTY: 39,
+  ELOOP: 40,
+  EPERM: 1,
+} as const;
+
+const SYS_OPENAT2 = 437; // the same number on x86_64 and aarch64
+const SYS_GETDENTS64 = X86_64 ? 217 : 61;
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+/** STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_SIZE */
+const STATX_WANT = 0x1 | 0x2 | 0x4 | 0x100 | 0x200;
+
+const SYMBOLS = {
+  openat2: {
+    name: "syscall",
+    parameters: ["i64", "i64", "buffer", "buffer", "usize"],
+    result: "i64",
+  },
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  pread: { name: "pread64", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // The same calls off the main thread, for bulk data: a slow disk must not
+  // stall the event loop. errno is per thread, so these report -1 only.
+  preadAsync: {
+    name: "pread64",
+    parameters: ["i32", "buffer", "usize", "i64"],
+    result: "isize",
+    nonblocking: true,
+  },
+  writeAsync: {
+    name: "write",
+    parameters: ["i32", "buffer", "usize"],
+    result: "isize",
+    nonblocking: true,
+  },
+  openatAsync: {
+    name: "openat",
+    parameters: ["i32", "buffer", "i32", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  fsyncAsync: { name: "fsync", parameters: ["i32"], result: "i32", nonblocking: true },
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  getdents64: { name: "syscall", parameters: ["i64", "i64", "buffer", "usize"], result: "i64" },
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  renameat: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type FsLibc = Libc<typeof SYMBOLS>;
+
+let shared: FsLibc | null | undefined;
+
+/** The process's one binding (dlopen once per thread); undefined when FFI or libc is missing. */
+export function fsLibc(): FsLibc | undefined {
+  if (shared !== undefined) return shared ?? undefined;
+  shared = null;
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    shared = openLibc(SYMBOLS);
+  } catch {
+    return undefined; // no --allow-ffi for libc, or no glibc: the caller falls back
+  }
+  return shared;
+}
+
+let sharedSys: Sys | null | undefined;
+
+/** The calls on the process's one binding; undefined when FFI or libc is missing. */
+export function linuxSys(): Sys | undefined {
+  if (sharedSys === undefined) {
+    const libc = fsLibc();
+    sharedSys = libc ? new Sys(libc) : null;
+  }
+  return sharedSys ?? undefined;
+}
+
+/** A failed system call: the errno and what was being done. */
+export class SysError extends Error {
+  constructor(readonly errno: number, readonly call: string) {
+    super(`${call} failed (errno ${errno})`);
+    this.name = "SysError";
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated C string. */
+export function cstr(s: string): Uint8Array {
+  const b = encoder.encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+export type Kind = "file" | "dir" | "symlink" | "other";
+
+export interface Stat {
+  kind: Kind;
+  size: number;
+  /** permission bits */
+  mode: number;
+  nlink: number;
+  ino: bigint;
+}
+
+function kindOf(mode: number): Kind {
+  const t = mode & S_IFMT;
+  return t === S_IFREG ? "file" : t === S_IFDIR ? "dir" : t === S_IFLNK ? "symlink" : "other";
+}
+
+/** The calls, each throwing SysError with its errno. */
+export class Sys {
+  readonly #statBuf = new Uint8Array(256);
+  readonly #how = new BigUint64Array(3);
+
+  constructor(readonly libc: FsLibc) {}
+
+  /** openat2(dirfd, path, {flags, mode, resolve}); retried on EAGAIN (a concurrent rename). */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+    const p = cstr(path);
+    this.#how[0] = BigInt(flags);
+    this.#how[1] = BigInt(mode);
+    this.#how[2] = BigInt(resolve);
+    const how = new Uint8Array(this.#how.buffer);
+    for (let tries = 0;; tries++) {
+      const fd = Number(
+        this.libc.symbols.openat2(BigInt(SYS_OPENAT2), BigInt(dirfd), p, how, 24n),
+      );
+      if (fd >= 0) return fd;
+      const errno = this.libc.errno();
+      if ((errno === E.EAGAIN || errno === E.EINTR) && tries < 16) continue;
+      throw new SysError(errno, "openat2");
+    }
+  }
+
+  openat(dirfd: number, path: string, flags: number, mode = 0): number {
+    const fd = this.libc.symbols.openat(dirfd, cstr(path), flags, mode);
+    if (fd < 0) throw new SysError(this.libc.errno(), "openat");
+    return fd;
+  }
+
+  /** openat off the main thread (a /proc file of a busy process can be slow); -1 on failure. */
+  openatAsync(dirfd: number, path: string, flags: number): Promise<number> {
+    return this.libc.symbols.openatAsync(dirfd, cstr(path), flags, 0);
+  }
+
+  close(fd: number): void {
+    this.libc.symbols.close(fd);
+  }
+
+  /** statx of `path` below `dirfd` ("" with AT_EMPTY_PATH: the descriptor itself). */
+  statx(dirfd: number, path: string, flags: number): Stat {
+    const b = this.#statBuf;
+    if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, b) !== 0) {
+      throw new SysError(this.libc.errno(), "statx");
+    }
+    const v = new DataView(b.buffer);
+    const mode = v.getUint16(28, true);
+    return {
+      kind: kindOf(mode),
+      mode: mode & 0o7777,
+      nlink: v.getUint32(16, true),
+      ino: v.getBigUint64(32, true),
+      size: Number(v.getBigUint64(40, true)),
+    };
+  }
+
+  fstat(fd: number): Stat {
+    return this.statx(fd, "", AT.EMPTY_PATH);
+  }
+
+  /** Every entry of the open directory `fd` but `.` and `..`, with the type the kernel gave (may be "other" for unknown). */
+  readdir(fd: number): { name: string; type: number }[] {
+    const out: { name: string; type: number }[] = [];
+    const buf = new Uint8Array(64 * 1024);
+    const v = new DataView(buf.buffer);
+    const decoder = new TextDecoder();
+    for (;;) {
+      const n = Number(
+        this.libc.symbols.getdents64(BigInt(SYS_GETDENTS64), BigInt(fd), buf, BigInt(buf.length)),
+      );
+      if (n < 0) throw new SysError(this.libc.errno(), "getdents64");
+      if (n === 0) return out;
+      for (let at = 0; at < n;) {
+        const reclen = v.getUint16(at + 16, true);
+        const type = buf[at + 18];
+        const start = at + 19;
+        const end = buf.indexOf(0, start);
+        const name = decoder.decode(buf.subarray(start, end));
+        if (name !== "." && name !== "..") out.push({ name, type });
+        at += reclen;
+      }
+    }
+  }
+
+  mkdirat(dirfd: number, name: string, mode: number): void {
+    if (this.libc.symbols.mkdirat(dirfd, cstr(name), mode) !== 0) {
+      throw new SysError(this.libc.errno(), "mkdirat");
+    }
+  }
+
+  renameat(dirfd: number, from: string, to: string): void {
+    if (this.libc.symbols.renameat(dirfd, cstr(from), dirfd, cstr(to)) !== 0) {
+      throw new SysError(this.libc.errno(), "renameat");
+    }
+  }
+
+  unlinkat(dirfd: number, name: string, flags = 0): void {
+    if (this.libc.symbols.unlinkat(dirfd, cstr(name), flags) !== 0) {
+      throw new SysError(this.libc.errno(), "unlinkat");
+    }
+  }
+
+  /** kill(2): false when the process is gone or not ours to signal. */
+  kill(pid: number, signal: number): boolean {
+    return this.libc.symbols.kill(pid, signal) === 0;
+  }
+
+  fchmod(fd: number, mode: number): void {
+    if (this.libc.symbols.fchmod(fd, mode) !== 0) throw new SysError(this.libc.errno(), "fchmod");
+  }
+
+  ftruncate(fd: number, size: number): void {
+    if (this.libc.symbols.ftruncate(fd, BigInt(size)) !== 0) {
+      throw new SysError(this.libc.errno(), "ftruncate");
+    }
+  }
+
+  /** Up to `length` bytes at `position` (fewer only at end of file), on this thread. */
+  preadSync(fd: number, position: number, length: number): Uint8Array {
+    const buf = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = Number(
+        this.libc.symbols.pread(
+          fd,
+          buf.subarray(got),
+          BigInt(length - got),
+          BigInt(position + got),
+        ),
+      );
+      if (n < 0) {
+        const errno = this.libc.errno();
+        if (errno === E.EINTR) continue;
+        throw new SysError(errno, "pread");
+      }
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  }
+
+  /** preadSync off the main thread. */
+  async pread(fd: number, position: number, length: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = Number(
+        await this.libc.symbols.preadAsync(
+          fd,
+          buf.subarray(got),
+          BigInt(length - got),
+          BigInt(position + got),
+        ),
+      );
+      if (n < 0) throw new SysError(0, "pread");
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  }
+
+  /** Writes all of `data` off the main thread. */
+  async writeAll(fd: number, data: Uint8Array): Promise<void> {
+    for (let off = 0; off < data.length;) {
+      const n = Number(
+        await this.libc.symbols.writeAsync(fd, data.subarray(off), BigInt(data.length - off)),
+      );
+      if (n < 0) throw new SysError(0, "write");
+      off += n;
+    }
+  }
+
+  async fsync(fd: number): Promise<boolean> {
+    return (await this.libc.symbols.fsyncAsync(fd)) === 0;
+  }
+}
+
+/** d_type values of getdents64. */
+export const DT = { DIR: 4, REG: 8, LNK: 10, UNKNOWN: 0 } as const;
+
+export function kindOfDirent(type: number): Kind | undefined {
+  if (type === DT.UNKNOWN) return undefined;
+  return type === DT.REG ? "file" : type === DT.DIR ? "dir" : type === DT.LNK ? "symlink" : "other";
+}

@@ -1,0 +1,165 @@
+/**
+ * Finding every process a task started, however it detached.
+ *
+ * A process tree is not enough: `setsid -f cmd`, `(setsid cmd &)`, a double
+ * fork or a daemon leaves the task's process group and session and is
+ * re-parented to init, so nothing links it to the task any more (issue 12:
+ * 10/10 survived cancel and timeout). The environment is inherited across
+ * fork, exec, setsid and re-parenting, so (as GitHub's runner does with its
+ * job tag) each command and stdio MCP server gets a marker variable with a
+ * value no other task shares, and after the task every process whose
+ * environment carries it is killed.
+ *
+ * Found through /proc/<pid>/environ, read with FFI calls (lib/fs/linux_fs.ts)
+ * because the sandboxed runner has no Deno read grant for /proc; where FFI
+ * is missing, through `ps e` (which shows the environment of the runner
+ * user's processes). What this cannot see: a process that replaced its
+ * whole environment (`env -i`, execve with a new envp) before the sweep,
+ * or one running as another user; docs/file-safety.md says so.
+ *
+ * @module
+ */
+import { linuxSys, O, type Sys } from "../fs/linux_fs.ts";
+import { sendSignal } from "./signal.ts";
+
+/** The variable's name. child_env.ts strips FLASHDUTY_* from what programs inherit; this is added after. */
+export const TASK_MARKER_ENV = "FLASHDUTY_TASK_MARKER";
+
+const SIGKILL = 9;
+/** Sweeps until one finds nobody: a process forking while we kill is caught by the next. */
+const MAX_SWEEPS = 20;
+
+export class TaskMarker {
+  /** random: a task cannot guess another's marker to hide in it, or to get it killed */
+  readonly value = crypto.randomUUID();
+
+  /** `env` plus the marker (a new object). */
+  mark(env: Record<string, string>): Record<string, string> {
+    return { ...env, [TASK_MARKER_ENV]: this.value };
+  }
+
+  /**
+   * SIGKILLs every process carrying this marker, sweep after sweep until
+   * none is left (or MAX_SWEEPS); resolves with how many were killed.
+   * Never throws: a cleanup must not turn a result into an error.
+   */
+  async sweep(): Promise<number> {
+    const needle = `${TASK_MARKER_ENV}=${this.value}`;
+    let killed = 0;
+    for (let i = 0; i < MAX_SWEEPS; i++) {
+      const pids = await markedProcesses(needle);
+      if (pids.length === 0) break;
+      for (const pid of pids) if (killPid(pid)) killed++;
+      // let the kernel take them down before looking again
+      await new Promise((r) => setTimeout(r, i < 3 ? 5 : 50));
+    }
+    return killed;
+  }
+}
+
+/** Pids (not this process) whose environment holds `needle` as one whole entry. */
+export async function markedProcesses(needle: string): Promise<number[]> {
+  const sys = linuxSys();
+  if (sys) {
+    try {
+      return await scanProc(sys, needle);
+    } catch { /* no /proc: ask ps */ }
+  }
+  return await scanPs(needle);
+}
+
+/**
+ * Reading another process's environ takes that process's memory lock: on a
+ * busy host one read can take milliseconds, so the reads run off the event
+ * loop (Sys.pread) and the scan never holds it up (bench:loop).
+ */
+async function scanProc(sys: Sys, needle: string): Promise<number[]> {
+  const want = new TextEncoder().encode(`${needle}\0`);
+  const proc = sys.openat(-100, "/proc", O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  const out: number[] = [];
+  try {
+    for (const { name } of sys.readdir(proc)) {
+      if (!/^\d+$/.test(name) || Number(name) === Deno.pid) continue;
+      const fd = await sys.openatAsync(proc, `${name}/environ`, O.RDONLY | O.CLOEXEC);
+      if (fd < 0) continue; // gone, or not ours to read
+      try {
+        if (holds(await environOf(sys, fd), want)) out.push(Number(name));
+      } catch {
+        /* exited while read */
+      } finally {
+        sys.close(fd);
+      }
+    }
+  } finally {
+    sys.close(proc);
+  }
+  return out;
+}
+
+async function environOf(sys: Sys, fd: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = await sys.pread(fd, total, 64 * 1024);
+    if (chunk.length === 0) break;
+    parts.push(chunk);
+    total += chunk.length;
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
+
+/** True when `env` (NUL-separated entries) has `want` (an entry and its NUL) at an entry's start. */
+function holds(env: Uint8Array, want: Uint8Array): boolean {
+  for (let start = 0; start < env.length;) {
+    let match = start + want.length <= env.length;
+    for (let i = 0; match && i < want.length; i++) match = env[start + i] === want[i];
+    if (match) return true;
+    const nul = env.indexOf(0, start);
+    if (nul < 0) return false;
+    start = nul + 1;
+  }
+  return false;
+}
+
+async function scanPs(needle: string): Promise<number[]> {
+  let text: string;
+  try {
+    const out = await new Deno.Command("ps", {
+      args: ["-A", "e", "-ww", "-o", "pid=,args="],
+      stdin: "null",
+      stderr: "null",
+    }).output();
+    text = new TextDecoder().decode(out.stdout);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\d+)\s(.*)$/.exec(line);
+    if (!m || Number(m[1]) === Deno.pid) continue;
+    if (m[2].split(" ").includes(needle)) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+function killPid(pid: number): boolean {
+  const sys = linuxSys();
+  if (sys) return sys.kill(pid, SIGKILL);
+  try {
+    Deno.kill(pid, "SIGKILL");
+    return true;
+  } catch {
+    try {
+      sendSignal(pid, "SIGKILL"); // through the kill program, under the sandbox
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
