@@ -116,13 +116,7 @@ export class Beneath implements WorkspaceFs {
   async openFollow(rel: string, flags: number, mode: number, display: string): Promise<number> {
     if (this.#openat2) {
       try {
-        return this.sys.openat2(
-          this.rootFd,
-          rel,
-          flags,
-          mode,
-          RESOLVE.BENEATH | RESOLVE.NO_MAGICLINKS,
-        );
+        return this.#beneath(rel, flags, mode, RESOLVE.NO_MAGICLINKS);
       } catch (err) {
         if (!(err instanceof SysError) || !SECOND_LOOK.has(err.errno)) throw err;
       }
@@ -139,19 +133,18 @@ export class Beneath implements WorkspaceFs {
     return this.openReal(real, flags, mode);
   }
 
+  /** openat2 below the root: the kernel refuses (EXDEV) any resolution that leaves it. */
+  #beneath(path: string, flags: number, mode: number, resolve: number): number {
+    return this.sys.openat2(this.rootFd, path, flags, mode, RESOLVE.BENEATH | resolve);
+  }
+
   /**
    * A descriptor for a real path (no symlink in it, no `..`): any symlink met
    * on the way fails with ELOOP, so nothing swapped in is followed.
    */
   openReal(realRel: string, flags: number, mode = 0): number {
     if (this.#openat2) {
-      return this.sys.openat2(
-        this.rootFd,
-        realRel,
-        flags,
-        mode,
-        RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS,
-      );
+      return this.#beneath(realRel, flags, mode, RESOLVE.NO_SYMLINKS);
     }
     const parts = components(realRel);
     if (parts.length === 0) return this.sys.openat(this.rootFd, ".", flags | O.NOFOLLOW, mode);
