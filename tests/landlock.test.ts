@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { expect } from "./deps.ts";
 import { probeLandlock } from "../lib/sandbox/landlock.ts";
 import { deriveKernelRules, type KernelRules } from "../lib/sandbox/landlock_rules.ts";
-import { confinedLauncher } from "../lib/sandbox/supervisor.ts";
+import { confinedLauncher, kernelLayer } from "../lib/sandbox/supervisor.ts";
 import { parseConfig } from "../lib/config.ts";
 import { lintConfig } from "../lib/policy/lint.ts";
 
@@ -198,4 +198,53 @@ Deno.test("lint with the kernel layer known: no deny rule over options is sugges
   expect(lintConfig(config).warnings.find((w) => w.program === "sort")!.suggest).toMatch(
     /: deny$/,
   );
+});
+
+Deno.test("sandbox setting: require refuses without the layer, auto warns once, off is off", async () => {
+  const missing = () => ({ available: false as const, reason: "this kernel has no Landlock" });
+  const lines: string[] = [];
+  const log = {
+    warn: (m: string, p?: Record<string, unknown>) => lines.push(`${m} ${JSON.stringify(p ?? {})}`),
+  } as unknown as Parameters<typeof kernelLayer>[1];
+  const cfg = (s: string) => parseConfig(`sandbox: ${s}\n`);
+  expect(() => kernelLayer({ config: cfg("require"), workspace: "/tmp" }, log, missing))
+    .toThrow(/sandbox: require, but the kernel layer is unavailable: this kernel has no Landlock/);
+  expect(kernelLayer({ config: cfg("auto"), workspace: "/tmp" }, log, missing)).toBeUndefined();
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toContain("this kernel has no Landlock");
+  expect(kernelLayer({ config: cfg("off"), workspace: "/tmp" }, log, missing)).toBeUndefined();
+  expect(() => parseConfig("sandbox: maybe\n")).toThrow(
+    /`sandbox` must be one of auto, require, off/,
+  );
+  // the CLI: require with --no-sandbox is a usage error, one line, exit 2
+  const dir = await Deno.makeTempDir({ prefix: "landlock_cli_" });
+  try {
+    await Deno.writeTextFile(join(dir, "c.yaml"), "sandbox: require\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../main.ts", import.meta.url).pathname,
+        "run",
+        "--no-sandbox",
+        "--token",
+        "t",
+        "--url",
+        "ws://127.0.0.1:9/ws",
+        "--workspace",
+        join(dir, "ws"),
+        "--config",
+        join(dir, "c.yaml"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    expect(out.code).toBe(2);
+    expect(new TextDecoder().decode(out.stderr)).toContain(
+      "flashduty-runner: sandbox: require in the config, but --no-sandbox was given",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

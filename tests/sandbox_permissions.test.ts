@@ -89,7 +89,23 @@ Deno.test("readonly-kubernetes example: kubectl and the output helpers, plus kil
     `--allow-read=${f.workspace},${configPath},${f.bin}`,
     `--allow-write=${f.workspace}`,
     `--allow-run=${
-      ["kubectl", "grep", "head", "tail", "wc", "cut", "echo", "kill", "ps"].map(bin).join(",")
+      [
+        "kubectl",
+        "grep",
+        "head",
+        "tail",
+        "wc",
+        "cut",
+        "tr",
+        "column",
+        "jq",
+        "echo",
+        "sort",
+        "uniq",
+        "awk",
+        "kill",
+        "ps",
+      ].map(bin).join(",")
     }`,
     "--allow-net",
     DENY_NET,
