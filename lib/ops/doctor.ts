@@ -246,7 +246,7 @@ async function resolve(
     const first = settled.find((s) => s.status === "rejected") as PromiseRejectedResult | undefined;
     const reason = controller.signal.aborted
       ? `no answer within ${timeoutMs} ms`
-      : `does not resolve (${(first?.reason as Error)?.message ?? "no A or AAAA records"})`;
+      : `does not resolve (${dnsReason(first?.reason)})`;
     return { ok: false, reason };
   } finally {
     clearTimeout(timer);
@@ -279,4 +279,11 @@ async function withTimeout<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Deno's resolver errors quote the whole query: the operator needs the gist. */
+function dnsReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err ?? "");
+  if (message === "" || /no records found/i.test(message)) return "no A or AAAA records";
+  return osReason(err);
 }
