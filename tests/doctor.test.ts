@@ -5,6 +5,7 @@
 import { expect } from "./deps.ts";
 import { PlatformSimulator } from "./support/platform.ts";
 import { MAIN } from "./support/runner.ts";
+import { ConnectProxy } from "./support/connect_proxy.ts";
 import { emptyConfig, parseConfig } from "../lib/config.ts";
 import { resolveSettings } from "../lib/settings.ts";
 import { dialer } from "../lib/wire/transport.ts";
@@ -14,7 +15,7 @@ async function doctor(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, "doctor", ...args],
     // No proxy variables from the host: the simulator is on loopback.
-    env: { NO_COLOR: "1", NO_PROXY: "*", ...env },
+    env: { NO_COLOR: "1", NO_PROXY: "*", no_proxy: "*", ...env },
     clearEnv: false,
     stdin: "null",
   }).output();
@@ -146,6 +147,44 @@ Deno.test("doctor: sandbox: require without the kernel layer fails; auto warns; 
     const auto = await run(rules);
     expect(line(auto, "kernel layer")).toMatch(/^warn kernel layer: missing: /);
     expect(auto).not.toMatch(/^fail /m);
+  } finally {
+    await sim.close();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("doctor: HTTP_PROXY applies: reach and the token go through the proxy, credentials unprinted", async () => {
+  const sim = await PlatformSimulator.start();
+  const proxy = ConnectProxy.start();
+  const ws = await Deno.makeTempDir();
+  try {
+    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", ws], {
+      NO_PROXY: "",
+      no_proxy: "",
+      HTTP_PROXY: proxy.url("ops:pr0xy-s3cret"),
+    });
+    expect(line(r.stdout, "reach")).toBe(
+      `ok reach: TCP to 127.0.0.1:${proxy.port} through the proxy http://127.0.0.1:${proxy.port}`,
+    );
+    expect(line(r.stdout, "token")).toMatch(/^ok token: accepted/);
+    // The upgrade was tunnelled (CONNECT to the platform), not sent directly.
+    expect(proxy.connects.map((c) => c.target)).toEqual([`127.0.0.1:${sim.port}`]);
+    expect(r.stdout + r.stderr).not.toContain("pr0xy-s3cret");
+    expect(r.code).toBe(0);
+  } finally {
+    await proxy.close();
+    await sim.close();
+    await Deno.remove(ws, { recursive: true });
+  }
+});
+
+Deno.test("doctor: a platform clock 5 minutes off is `warn clock`, still exit 0", async () => {
+  const sim = await PlatformSimulator.start({ clockOffsetMs: -5 * 60_000 });
+  const ws = await Deno.makeTempDir();
+  try {
+    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", ws]);
+    expect(line(r.stdout, "clock")).toMatch(/^warn clock: ahead of the platform by 3\d{5} ms$/);
+    expect(r.code).toBe(0);
   } finally {
     await sim.close();
     await Deno.remove(ws, { recursive: true });
