@@ -118,6 +118,29 @@ function buildCli(): Command {
       Deno.exitCode = result.ok ? 0 : 1;
     });
 
+  program.command("doctor")
+    .description("check config, workspace, sandbox, programs, DNS, reach, token and clock")
+    .option("--config <file>", `YAML config file (env ${ENV.config})`)
+    .option("--token <token>", `worknode token (env ${ENV.token})`)
+    .option("--token-file <file>", "read the worknode token from this file's first line")
+    .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
+    .option("--workspace <dir>", `workspace root (env ${ENV.workspace})`)
+    .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
+    .action(async (flags: RunFlags) => {
+      const config = await readConfig(flags.config);
+      const settings = resolveSettings(flags, readEnv, config);
+      const { runDoctor, doctorText, anyFailed } = await import("./lib/ops/doctor.ts");
+      const { platformDialer } = await import("./lib/runner.ts");
+      const findings = await runDoctor({
+        config,
+        configPath: flags.config ?? readEnv(ENV.config),
+        settings,
+        dial: await platformDialer(settings),
+      });
+      console.log(doctorText(findings).trimEnd());
+      Deno.exitCode = anyFailed(findings) ? 1 : 0;
+    });
+
   program.command("permissions")
     .description("print the Deno permission flags the runner derives from the config")
     .option("--config <file>", `YAML config file (env ${ENV.config})`)

@@ -169,7 +169,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
  * platform URL (npm:ws gets a CONNECT agent; Deno's native WebSocket reads
  * the same variables itself). The proxy is logged without credentials.
  */
-async function platformDialer(settings: RunSettings): Promise<Dialer> {
+export async function platformDialer(settings: RunSettings): Promise<Dialer> {
   const dial = dialer(settings.transport);
   let proxy: URL | undefined;
   let agent: unknown;

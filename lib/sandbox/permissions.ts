@@ -355,6 +355,26 @@ const SHELLS = new Set([
   "deno",
 ]);
 
+/**
+ * Each program an allow rule names (no wildcard, not `cd`) and the file the
+ * one lookup finds for it, or undefined when none: what `doctor` reports.
+ */
+export function namedPrograms(
+  rules: readonly Rule[],
+  pathEnv: string,
+  workspace: string,
+): { program: string; path?: string }[] {
+  const out: { program: string; path?: string }[] = [];
+  for (const rule of rules) {
+    if (rule.action !== "allow") continue;
+    const program = programWord(rule.pattern);
+    if (program === undefined || program === "cd" || program.includes("*")) continue;
+    if (out.some((p) => p.program === program)) continue;
+    out.push({ program, path: resolveProgram(program, pathEnv, workspace)[0] });
+  }
+  return out;
+}
+
 /** The first word of a pattern that is not a `NAME=value` assignment. */
 function programWord(pattern: string): string | undefined {
   for (const word of pattern.trim().split(/\s+/)) {

@@ -49,6 +49,20 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The upgrade request that presents the token: in the query (as the Go
+ * runner does) and as a bearer header. One definition for the runner's
+ * connection and `doctor`'s probe.
+ */
+export function upgradeRequest(
+  platformUrl: string,
+  token: string,
+): { url: string; headers: Record<string, string> } {
+  const url = new URL(platformUrl);
+  url.searchParams.set("token", token);
+  return { url: url.toString(), headers: { Authorization: `Bearer ${token}` } };
+}
+
 /** Unsent bytes on the socket above which live output waits (see outputRoom). */
 export const OUTPUT_HIGH_WATER = 1024 * 1024;
 const OUTPUT_MAX_WAIT_MS = 30_000;
@@ -219,14 +233,13 @@ export class Connection {
   /** One connection's life: resolves when it closes, throws if the dial fails. */
   private async session(safeUrl: string, backoff: Backoff): Promise<void> {
     const { log } = this.opts;
-    const url = new URL(this.opts.url);
-    url.searchParams.set("token", this.opts.token);
+    const upgrade = upgradeRequest(this.opts.url, this.opts.token);
     let welcomed: (w: WelcomePayload | undefined) => void = () => {};
     const welcome = new Promise<WelcomePayload | undefined>((r) => welcomed = r);
     let closed: (info: { code: number; reason: string }) => void = () => {};
     const closedP = new Promise<{ code: number; reason: string }>((r) => closed = r);
 
-    const socket = await this.opts.dial(url.toString(), {
+    const socket = await this.opts.dial(upgrade.url, {
       onMessage: (text) => {
         const msg = decodeInbound(text);
         if (msg.kind === "welcome") {
@@ -238,7 +251,7 @@ export class Connection {
       },
       onClose: (code, reason) => closed({ code, reason }),
     }, {
-      headers: { Authorization: `Bearer ${this.opts.token}` },
+      headers: upgrade.headers,
       timeoutMs: this.opts.connectTimeoutMs ?? 30_000,
       maxPayload: this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     });

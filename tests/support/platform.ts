@@ -21,6 +21,8 @@ export interface SimulatorOptions {
   path?: string;
   /** PEM certificate and key: serve wss:// instead of ws:// */
   tls?: { cert: string; key: string };
+  /** added to the welcome's timestamp: a platform whose clock is off (doctor's clock check) */
+  clockOffsetMs?: number;
 }
 
 export interface UpgradeRecord {
@@ -82,7 +84,11 @@ export class PlatformSimulator {
       const { socket, response } = Deno.upgradeWebSocket(req);
       socket.onopen = () => {
         sim.socket = socket;
-        if (welcome) socket.send(JSON.stringify(envelope("welcome", welcome)));
+        if (welcome) {
+          const frame = envelope("welcome", welcome);
+          frame.timestamp += opts.clockOffsetMs ?? 0;
+          socket.send(JSON.stringify(frame));
+        }
         for (const w of sim.connectionWaiters.splice(0)) w();
       };
       socket.onmessage = (ev) => {
