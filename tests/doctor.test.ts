@@ -32,8 +32,19 @@ Deno.test("doctor: every check ok against the simulator, exit 0", async () => {
   const sim = await PlatformSimulator.start();
   const ws = await Deno.makeTempDir();
   try {
-    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", ws]);
+    const audit = `${ws}/audit.jsonl`;
+    const r = await doctor([
+      "--token",
+      sim.token,
+      "--url",
+      sim.url,
+      "--workspace",
+      ws,
+      "--audit-log",
+      audit,
+    ]);
     expect(r.stderr).toBe("");
+    expect(line(r.stdout, "audit log")).toBe(`ok audit log: ${audit} opens for appending`);
     for (const l of r.stdout.trimEnd().split("\n")) expect(l).toMatch(/^(ok|warn) [a-z ]+: /);
     expect(r.stdout).not.toMatch(/^fail /m);
     expect(line(r.stdout, "token")).toMatch(/^ok token: accepted; welcomed as wn_sim_1/);
@@ -72,8 +83,19 @@ Deno.test("doctor: a workspace that is a file is a fail line, exit 1", async () 
   const file = `${dir}/not-a-dir`;
   await Deno.writeTextFile(file, "x");
   try {
-    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", file]);
+    const r = await doctor([
+      "--token",
+      sim.token,
+      "--url",
+      sim.url,
+      "--workspace",
+      file,
+      "--audit-log",
+      `${file}/audit.jsonl`,
+    ]);
     expect(line(r.stdout, "workspace")).toMatch(/^fail workspace: .*exists and is a file/);
+    // The audit log under that file cannot open either: the start-up check's reason.
+    expect(line(r.stdout, "audit log")).toMatch(/^fail audit log: invalid --audit-log .*/);
     // The other checks still run: the token line is there.
     expect(line(r.stdout, "token")).toMatch(/^ok token: /);
     expect(r.code).toBe(1);
