@@ -1,8 +1,9 @@
+import { fakeContext } from "./support/context.ts";
 /** Shared by the tests/bash_*.test.ts files: a real workspace and an OperationContext around it. */
-import { openServices } from "../lib/tasks/services.ts";
+
 import { compilePolicy } from "../lib/policy/mod.ts";
 import type { Rule } from "../lib/config.ts";
-import { logger } from "../lib/log.ts";
+
 import type { OperationContext } from "../lib/tasks/context.ts";
 import { Workspace } from "../lib/fs/workspace.ts";
 
@@ -38,16 +39,12 @@ export function context(
 ): OperationContext & Outputs {
   const chunks: Outputs["chunks"] = [];
   return {
-    workspace,
-    policy: compilePolicy({ permission: { bash: rules } }),
+    ...fakeContext({ workspace, policy: compilePolicy({ permission: { bash: rules } }) }),
     signal: opts.signal ?? new AbortController().signal,
-    log: logger("test"),
-    taskId: "task_test",
     output: (stream, data) => {
       chunks.push({ stream, data });
       opts.output?.(stream, data);
     },
-    services: openServices({ log: logger("test") }),
     chunks,
   };
 }

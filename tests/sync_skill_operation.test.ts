@@ -1,9 +1,9 @@
-import { openServices } from "../lib/tasks/services.ts";
-import { compilePolicy } from "../lib/policy/mod.ts";
+import { fakeContext } from "./support/context.ts";
+
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import { PATH_ESCAPES, TaskError } from "../lib/tasks/errors.ts";
-import { logger } from "../lib/log.ts";
+
 import type { OperationContext } from "../lib/tasks/context.ts";
 import { sync_skill } from "../lib/operations/sync_skill.ts";
 import { Workspace } from "../lib/fs/workspace.ts";
@@ -22,15 +22,7 @@ async function withWorkspace(fn: (env: Env) => Promise<void>): Promise<void> {
   const cancel = new AbortController();
   try {
     await Deno.mkdir(join(root, "outside"), { recursive: true });
-    const ctx: OperationContext = {
-      workspace: await Workspace.open(ws),
-      policy: compilePolicy({ permission: { bash: [] } }),
-      signal: cancel.signal,
-      log: logger("test"),
-      taskId: "task_test",
-      output: () => {},
-      services: openServices({ log: logger("test") }),
-    };
+    const ctx = fakeContext({ workspace: await Workspace.open(ws), signal: cancel.signal });
     await fn({ root, ws: ctx.workspace.root, ctx, cancel });
   } finally {
     await Deno.remove(root, { recursive: true });

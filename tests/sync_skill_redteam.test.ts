@@ -1,15 +1,15 @@
+import { fakeContext } from "./support/context.ts";
 /**
  * The hostile-archive corpus (tests/redteam/zip_archives.json) against the
  * real sync_skill operation on real directories: every refused archive must
  * leave the whole tree (old skill, workspace, a directory outside it)
  * exactly as it was; every good one must replace the old skill completely.
  */
-import { openServices } from "../lib/tasks/services.ts";
-import { compilePolicy } from "../lib/policy/mod.ts";
+
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import { TaskError } from "../lib/tasks/errors.ts";
-import { logger } from "../lib/log.ts";
+
 import type { OperationContext } from "../lib/tasks/context.ts";
 import { sync_skill } from "../lib/operations/sync_skill.ts";
 import { Workspace } from "../lib/fs/workspace.ts";
@@ -80,15 +80,7 @@ async function withTree(fresh: boolean, fn: (t: Tree) => Promise<void>): Promise
       await Deno.chmod(join(skill, "scripts", "run.sh"), 0o755);
       await Deno.writeTextFile(join(skill, ".checksum"), OLD_CHECKSUM);
     }
-    const ctx: OperationContext = {
-      workspace: await Workspace.open(ws),
-      policy: compilePolicy({ permission: { bash: [] } }),
-      signal: new AbortController().signal,
-      log: logger("test"),
-      taskId: "task_test",
-      output: () => {},
-      services: openServices({ log: logger("test") }),
-    };
+    const ctx = fakeContext({ workspace: await Workspace.open(ws) });
     await fn({ root, ctx, skill });
   } finally {
     await Deno.remove(root, { recursive: true });

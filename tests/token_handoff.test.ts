@@ -38,10 +38,16 @@ async function probe(
     "sh -c 'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat $f; echo; done'",
     ...pids.map((p) => `sh -c 'dd if=/proc/${p}/mem bs=1 count=1 skip=4194304 2>&1'`),
   ];
+  // Each probe also writes what it read to a file in the workspace, read here from disk: the
+  // results the platform gets are redacted (the runner's own token always is), and a test of the
+  // hand-off must see what the command saw, not what redaction left of it.
   let seen = "";
-  for (const command of commands) {
-    const r = await sim.request("bash", { command }, { timeoutMs: 60_000 });
+  for (const [i, command] of commands.entries()) {
+    const r = await sim.request("bash", { command: `${command} > probe_${i}.out 2>&1` }, {
+      timeoutMs: 60_000,
+    });
     seen += JSON.stringify(r) + "\n";
+    seen += await Deno.readTextFile(join(runner.workspace, `probe_${i}.out`)).catch(() => "");
   }
   // large outputs are saved in the workspace: what the command printed, whole
   const saved = join(runner.workspace, ".work", "outputs");

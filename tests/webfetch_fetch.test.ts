@@ -1,10 +1,11 @@
-import { openServices } from "../lib/tasks/services.ts";
+import { fakeContext } from "./support/context.ts";
+
 import { compilePolicy } from "../lib/policy/mod.ts";
 import { expect } from "./deps.ts";
 import { join } from "node:path";
 import type { Rule, RunnerConfig } from "../lib/config.ts";
 import { TaskError } from "../lib/tasks/errors.ts";
-import { logger } from "../lib/log.ts";
+
 import type { OperationContext } from "../lib/tasks/context.ts";
 import { fetchAndConvert, webfetch } from "../lib/operations/webfetch.ts";
 import { PinnedRelay } from "../lib/webfetch/pinned_relay.ts";
@@ -52,15 +53,11 @@ async function withContext(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "webfetch_test_" });
   const cancel = new AbortController();
-  const ctx: OperationContext = {
+  const ctx = fakeContext({
     workspace: await Workspace.open(dir),
     policy: compilePolicy(cfg),
     signal: cancel.signal,
-    log: logger("test"),
-    taskId: "task_test",
-    output: () => {},
-    services: openServices({ log: logger("test") }),
-  };
+  });
   try {
     await fn(ctx, cancel);
   } finally {

@@ -2,6 +2,7 @@
  * The `bash` operation's body: where it runs, under which decision, for how
  * long, and the BashResult it gives back.
  */
+import { TIMEOUTS, timeoutSeconds } from "../tasks/timeout.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationContext } from "../tasks/context.ts";
 import { limitOutput, readsSavedOutput } from "../tasks/output.ts";
@@ -17,9 +18,7 @@ import { denialMessage, type Plan, planCommand } from "./plan.ts";
 import { ProcessTree } from "./proc.ts";
 import { Capture, pump } from "./sinks.ts";
 
-export const DEFAULT_TIMEOUT_SEC = 120;
 /** setTimeout's ceiling is ~24.8 days; a day is more than any diagnostic needs. */
-export const MAX_TIMEOUT_SEC = 86_400;
 export const TIMEOUT_EXIT_CODE = 124;
 export const TIMED_OUT = "command timed out";
 
@@ -65,9 +64,7 @@ export async function runBash(
   if (plan.script) await preflightRedirects(plan.script, ws, cwd);
 
   const tree = new ProcessTree();
-  const seconds = req.timeout && req.timeout > 0
-    ? Math.min(req.timeout, MAX_TIMEOUT_SEC)
-    : DEFAULT_TIMEOUT_SEC;
+  const seconds = timeoutSeconds(TIMEOUTS.bash, req.timeout);
   let why: "timeout" | "cancel" | undefined;
   const abandon = new AbortController();
   const room = ctx.outputRoom && (() => ctx.outputRoom!(abandon.signal));

@@ -6,6 +6,7 @@
  * reconnects; an idle session is closed; `closeAll` ends everything,
  * stdio server processes included.
  */
+import { TIMEOUTS } from "../tasks/timeout.ts";
 import type { Logger, McpCallToolResult, McpTool } from "../deps.ts";
 import { McpError, McpErrorCode, StreamableHTTPError } from "../deps/mcp.ts";
 import type { Policy } from "../policy/mod.ts";
@@ -15,7 +16,7 @@ import { describeServer, type McpServer, sessionKey } from "./server_config.ts";
 import { callerMistake } from "./tool_check.ts";
 
 export const CONNECT_TIMEOUT_MS = 30_000;
-export const CALL_TIMEOUT_MS = 60_000;
+export const CALL_TIMEOUT_MS = TIMEOUTS.mcp.defaultS * 1000;
 export const IDLE_CLOSE_MS = 5 * 60_000;
 /** Idle sessions beyond this many are closed, least recently used first (each may be a process). */
 export const MAX_SESSIONS = 32;

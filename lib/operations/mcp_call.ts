@@ -12,7 +12,7 @@ export const mcp_call: OperationHandler = async (raw, ctx): Promise<McpCallResul
   const args = mcpCallArgs(raw);
   const server = parseServer("mcp_call", args.server);
   const tool = args.tool_name;
-  const timeoutMs = readTimeoutMs("mcp_call", args.timeout);
+  const timeoutMs = readTimeoutMs(args.timeout);
   ctx.log.info("mcp_call {server} {tool}", { server: server.name, tool });
   const result = await ctx.services.mcp.callTool(
     server,

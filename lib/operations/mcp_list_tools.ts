@@ -8,7 +8,7 @@ import { readTimeoutMs, useOptions } from "../mcp/operation_args.ts";
 export const mcp_list_tools: OperationHandler = async (raw, ctx): Promise<McpListToolsResult> => {
   const args = mcpListToolsArgs(raw);
   const server = parseServer("mcp_list_tools", args.server);
-  const timeoutMs = readTimeoutMs("mcp_list_tools", args.timeout);
+  const timeoutMs = readTimeoutMs(args.timeout);
   const tools = await ctx.services.mcp.listTools(server, useOptions(ctx, timeoutMs));
   return {
     tools: tools.map((t) => ({

@@ -1,3 +1,4 @@
+import { TIMEOUTS, timeoutSeconds } from "../tasks/timeout.ts";
 import { Args } from "../tasks/args.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationContext, OperationHandler } from "../tasks/context.ts";
@@ -8,8 +9,6 @@ import { fetchWithPolicy } from "../webfetch/fetch_with_policy.ts";
 import { decodeBody, htmlToMarkdown, htmlToText, isHtml } from "../webfetch/html_convert.ts";
 import { safeUrl } from "../policy/url_policy.ts";
 
-export const DEFAULT_TIMEOUT_S = 30;
-export const MAX_TIMEOUT_S = 120;
 const FORMATS = ["markdown", "text", "html"] as const;
 type Format = typeof FORMATS[number];
 
@@ -32,7 +31,7 @@ export const webfetch: OperationHandler = async (raw, ctx) => {
   const args = webfetchArgs(raw);
   const urlText = args.url.trim();
   const format = readFormat(args.format);
-  const timeoutS = readTimeout(args.timeout);
+  const timeoutS = timeoutSeconds(TIMEOUTS.webfetch, args.timeout);
   let url: URL;
   try {
     url = new URL(urlText);
@@ -100,10 +99,4 @@ function readFormat(value: string | undefined): Format {
       JSON.stringify(value)
     })`,
   );
-}
-
-/** Seconds; missing or not positive means the default, more than the maximum is capped. */
-function readTimeout(value: number | undefined): number {
-  if (value === undefined || value <= 0) return DEFAULT_TIMEOUT_S;
-  return Math.min(value, MAX_TIMEOUT_S);
 }

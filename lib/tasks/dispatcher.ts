@@ -343,10 +343,8 @@ export class Dispatcher {
     // Redacted once, here: the result sent, the one kept for re-sent requests and the audit agree.
     const outcome = this.opts.redactor ? this.opts.redactor().redactDeep(raw) : raw;
     this.jobs.delete(job.key);
-    const deliveries = job.waiting.map((sourceInstanceId) =>
-      this.answer(job.kind, job.id, sourceInstanceId, outcome)
-    );
-    this.remember(job.key, outcome, deliveries);
+    // The observer (the audit log) runs before the answer goes out: the platform never sees a
+    // result the audit log does not hold yet.
     if (this.opts.onTaskEnd) {
       try {
         this.opts.onTaskEnd({
@@ -364,6 +362,10 @@ export class Dispatcher {
         this.opts.log.error("a task-end observer failed: {error}", { error: errorMessage(err) });
       }
     }
+    const deliveries = job.waiting.map((sourceInstanceId) =>
+      this.answer(job.kind, job.id, sourceInstanceId, outcome)
+    );
+    this.remember(job.key, outcome, deliveries);
   }
 
   /** Keeps the id (and, within the byte budget, the outcome) to answer a re-send. */

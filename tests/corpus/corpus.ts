@@ -1,3 +1,4 @@
+import { fakeContext } from "../support/context.ts";
 /**
  * The restricted-mode fidelity corpus: real investigation commands run under
  * bash and through the runner's `bash` operation (the real policy, compiled
@@ -21,7 +22,7 @@ import { TaskError } from "../../lib/tasks/errors.ts";
 import { Workspace } from "../../lib/fs/workspace.ts";
 import { openServices } from "../../lib/tasks/services.ts";
 import { logger } from "../../lib/log.ts";
-import type { OperationContext } from "../../lib/tasks/context.ts";
+
 import { type Fixture, makeFixture } from "./fixture.ts";
 
 export type Kind = "read-only" | "host-changing";
@@ -265,15 +266,13 @@ export async function underRunner(
   timeout: number,
 ): Promise<RunnerResult> {
   const services = openServices({ log: logger("corpus") });
-  const ctx: OperationContext = {
+  const ctx = fakeContext({
     workspace: await Workspace.open(fx.workspace),
     policy,
-    signal: new AbortController().signal,
     log: logger("corpus"),
     taskId: "corpus",
-    output: () => {},
     services,
-  };
+  });
   try {
     const r = await runBash({ command, timeout }, ctx, { env: fx.env(kind) });
     return { status: "ran", stdout: r.stdout, code: r.exit_code };
