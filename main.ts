@@ -126,6 +126,7 @@ function buildCli(): Command {
     .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
     .option("--workspace <dir>", `workspace root (env ${ENV.workspace})`)
     .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
+    .option("--audit-log <file>", `the audit log to check (env ${ENV.auditLog}; config audit_log)`)
     .action(async (flags: RunFlags) => {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);

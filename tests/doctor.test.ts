@@ -23,6 +23,11 @@ async function doctor(args: string[], env: Record<string, string> = {}) {
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
+/** The flags that point doctor at the simulator with its token and a workspace. */
+function against(sim: PlatformSimulator, workspace: string): string[] {
+  return ["--token", sim.token, "--url", sim.url, "--workspace", workspace];
+}
+
 function line(stdout: string, check: string): string {
   return stdout.split("\n").find((l) => /^(ok|warn|fail) /.test(l) && l.includes(` ${check}: `)) ??
     "";
@@ -32,8 +37,10 @@ Deno.test("doctor: every check ok against the simulator, exit 0", async () => {
   const sim = await PlatformSimulator.start();
   const ws = await Deno.makeTempDir();
   try {
-    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", ws]);
+    const audit = `${ws}/audit.jsonl`;
+    const r = await doctor([...against(sim, ws), "--audit-log", audit]);
     expect(r.stderr).toBe("");
+    expect(line(r.stdout, "audit log")).toBe(`ok audit log: ${audit} opens for appending`);
     for (const l of r.stdout.trimEnd().split("\n")) expect(l).toMatch(/^(ok|warn) [a-z ]+: /);
     expect(r.stdout).not.toMatch(/^fail /m);
     expect(line(r.stdout, "token")).toMatch(/^ok token: accepted; welcomed as wn_sim_1/);
@@ -72,8 +79,10 @@ Deno.test("doctor: a workspace that is a file is a fail line, exit 1", async () 
   const file = `${dir}/not-a-dir`;
   await Deno.writeTextFile(file, "x");
   try {
-    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", file]);
+    const r = await doctor([...against(sim, file), "--audit-log", `${file}/audit.jsonl`]);
     expect(line(r.stdout, "workspace")).toMatch(/^fail workspace: .*exists and is a file/);
+    // The audit log under that file cannot open either: the start-up check's reason.
+    expect(line(r.stdout, "audit log")).toMatch(/^fail audit log: invalid --audit-log .*/);
     // The other checks still run: the token line is there.
     expect(line(r.stdout, "token")).toMatch(/^ok token: /);
     expect(r.code).toBe(1);
@@ -158,7 +167,7 @@ Deno.test("doctor: HTTP_PROXY applies: reach and the token go through the proxy,
   const proxy = ConnectProxy.start();
   const ws = await Deno.makeTempDir();
   try {
-    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", ws], {
+    const r = await doctor(against(sim, ws), {
       NO_PROXY: "",
       no_proxy: "",
       HTTP_PROXY: proxy.url("ops:pr0xy-s3cret"),
@@ -182,7 +191,7 @@ Deno.test("doctor: a platform clock 5 minutes off is `warn clock`, still exit 0"
   const sim = await PlatformSimulator.start({ clockOffsetMs: -5 * 60_000 });
   const ws = await Deno.makeTempDir();
   try {
-    const r = await doctor(["--token", sim.token, "--url", sim.url, "--workspace", ws]);
+    const r = await doctor(against(sim, ws));
     expect(line(r.stdout, "clock")).toMatch(/^warn clock: ahead of the platform by 3\d{5} ms$/);
     expect(r.code).toBe(0);
   } finally {

@@ -10,7 +10,7 @@
 import type { RunnerConfig } from "../config.ts";
 import type { RunSettings } from "../settings.ts";
 import { lintConfig } from "../policy/lint.ts";
-import { checkWorkspace, osReason } from "./startup_check.ts";
+import { checkAuditLog, checkWorkspace, osReason } from "./startup_check.ts";
 import { operatorGrants } from "./grants.ts";
 import { derivePermissions, envPath, namedPrograms } from "../sandbox/permissions.ts";
 import { type Availability, probeLandlock } from "../sandbox/landlock.ts";
@@ -68,6 +68,15 @@ export async function runDoctor(input: DoctorInput): Promise<Finding[]> {
     add("ok", "workspace", `${workspace} is a writable directory`);
   } catch (err) {
     add("fail", "workspace", (err as Error).message);
+  }
+
+  if (settings.auditLog) {
+    try {
+      await checkAuditLog(settings.auditLog.path);
+      add("ok", "audit log", `${settings.auditLog.path} opens for appending`);
+    } catch (err) {
+      add("fail", "audit log", (err as Error).message);
+    }
   }
 
   try {
