@@ -9,6 +9,7 @@
  * lose the link. A process that both calls setsid and double-forks before we
  * look escapes both nets; that is the documented limit.
  */
+import { withDeadline } from "../async/deadline.ts";
 import { spawn as nodeSpawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
@@ -73,10 +74,7 @@ export class ProcessTree {
       .flatMap((list) => list ?? []);
     for (const g of leaders) signal(-g, "SIGTERM");
     for (const p of family) signal(p.pid, "SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise((r) => timer = setTimeout(r, graceMs));
-    await Promise.race([Promise.all(this.groups.values()), grace]);
-    clearTimeout(timer);
+    await withDeadline(Promise.all(this.groups.values()), graceMs, () => undefined);
     for (const g of leaders) signal(-g, "SIGKILL");
     await killAll(family);
   }

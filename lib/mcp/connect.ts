@@ -4,6 +4,7 @@
  * server (only if the webfetch URL policy allows its URL) spoken to with
  * Streamable HTTP, falling back to the legacy SSE transport.
  */
+import { withDeadline } from "../async/deadline.ts";
 import type { Logger, McpTransport } from "../deps.ts";
 import {
   McpClient,
@@ -300,9 +301,5 @@ function httpFailure(server: HttpServer, err: unknown): string {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p,
-    new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
-  ]).finally(() => clearTimeout(timer));
+  return withDeadline(p, ms, () => undefined);
 }

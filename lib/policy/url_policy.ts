@@ -1,4 +1,5 @@
 import { lookup } from "node:dns/promises";
+import { withDeadline } from "../async/deadline.ts";
 import type { Rule } from "../config.ts";
 import { TaskError } from "../tasks/errors.ts";
 import { type Decision, describeDecision } from "./rules.ts";
@@ -305,29 +306,21 @@ async function resolve(hostname: string, signal?: AbortSignal): Promise<CheckedA
   if (parseIPv4(hostname)) return [{ address: hostname, family: 4 }];
   if (parseIPv6(hostname)) return [{ address: hostname, family: 6 }];
   signal?.throwIfAborted();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
   try {
-    const answers = await Promise.race([
+    const answers = await withDeadline(
       lookup(hostname, { all: true, verbatim: true }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TaskError(`cannot resolve host ${hostname}: DNS lookup timed out`)),
-          DNS_TIMEOUT_MS,
-        );
-        onAbort = () => reject(signal!.reason ?? new TaskError("cancelled"));
-        signal?.addEventListener("abort", onAbort, { once: true });
-      }),
-    ]);
+      DNS_TIMEOUT_MS,
+      () => {
+        throw new TaskError(`cannot resolve host ${hostname}: DNS lookup timed out`);
+      },
+      signal,
+    );
     if (answers.length === 0) throw new TaskError(`cannot resolve host ${hostname}: no addresses`);
     return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
   } catch (err) {
     if (err instanceof TaskError || signal?.aborted) throw err;
     const code = (err as { code?: string }).code ?? (err as Error).message;
     throw new TaskError(`cannot resolve host ${hostname}: ${code}`);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
 

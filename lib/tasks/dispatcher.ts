@@ -1,3 +1,4 @@
+import { withDeadline } from "../async/deadline.ts";
 import type { Logger } from "../deps.ts";
 import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "./errors.ts";
@@ -477,12 +478,7 @@ export class Dispatcher {
     }
     if (this.running === 0) return;
     const idle = new Promise<void>((r) => this.idle = r);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const graceOver = await Promise.race([
-      idle.then(() => false),
-      new Promise<boolean>((r) => timer = setTimeout(() => r(true), graceMs)),
-    ]);
-    clearTimeout(timer);
+    const graceOver = await withDeadline(idle.then(() => false), graceMs, () => true);
     if (!graceOver) return;
     this.opts.log.warn("{n} task(s) still running after {ms} ms; cancelling them", {
       n: this.running,
@@ -492,11 +488,7 @@ export class Dispatcher {
       job.controller.abort(new TaskError(`${CANCELLED}: ${SHUTTING_DOWN}`));
     }
     // An operation that ignores its signal must not keep the process alive forever.
-    const stuck = await Promise.race([
-      idle.then(() => false),
-      new Promise<boolean>((r) => timer = setTimeout(() => r(true), ABORT_WAIT_MS)),
-    ]);
-    clearTimeout(timer);
+    const stuck = await withDeadline(idle.then(() => false), ABORT_WAIT_MS, () => true);
     if (stuck) {
       this.opts.log.error("{n} task(s) did not stop after cancel; exiting without their results", {
         n: this.running,

@@ -1,3 +1,4 @@
+import { withDeadline } from "../async/deadline.ts";
 import type { Logger } from "../deps.ts";
 import { Backoff } from "./backoff.ts";
 import { Outbox, type Settled } from "./outbox.ts";
@@ -263,13 +264,11 @@ export class Connection {
     log.info("connected to {url}", { url: safeUrl });
 
     const timeout = this.opts.welcomeTimeoutMs ?? 5000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const identity = await Promise.race([
-      welcome,
-      closedP.then(() => undefined),
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), timeout)),
-    ]);
-    clearTimeout(timer);
+    const identity = await withDeadline(
+      Promise.race([welcome, closedP.then(() => undefined)]),
+      timeout,
+      () => undefined,
+    );
     if (identity) {
       this._identity = identity;
       log.info("welcomed as {worknode_id} ({name})", { ...identity });
