@@ -14,6 +14,7 @@ import { Workspace } from "./fs/workspace.ts";
 import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
 import { derivePermissions } from "./sandbox/permissions.ts";
 import { Redactor } from "./redact/redactor.ts";
+import { startSystemdNotify } from "./ops/sd_notify.ts";
 import { AuditLog } from "./ops/audit_log.ts";
 import { setLogRedactor } from "./log.ts";
 import { type MetricsServer, RunnerMetrics, serveMetrics } from "./ops/metrics.ts";
@@ -50,7 +51,9 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const services = openServices({ log: logger("mcp") });
   const sampler = new MetricsSampler(workspace.root);
 
+  const systemd = startSystemdNotify();
   const connection = new Connection({
+    onWelcomed: () => systemd.ready(),
     url: settings.url,
     token: settings.token,
     dial: await platformDialer(settings),
@@ -145,6 +148,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   });
   const signal = await stop.promise;
   stopReload();
+  systemd.stop();
   log.info("{signal} received: finishing running tasks (up to {s} s)", {
     signal,
     s: SHUTDOWN_GRACE_MS / 1000,

@@ -18,6 +18,8 @@
 
 /** Inherited names the runner keeps to itself: its token and settings live here. */
 const PRIVATE = /^FLASHDUTY_/i;
+/** systemd's notify socket and watchdog: a command must not tell systemd the runner is ready or alive. */
+const SERVICE_MANAGER = new Set(["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]);
 
 /**
  * The runner's own environment minus every `FLASHDUTY_*` name (any case),
@@ -31,7 +33,9 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   } catch {
     env = {};
   }
-  for (const name of Object.keys(env)) if (PRIVATE.test(name)) delete env[name];
+  for (const name of Object.keys(env)) {
+    if (PRIVATE.test(name) || SERVICE_MANAGER.has(name)) delete env[name];
+  }
   return { ...env, ...extra };
 }
 

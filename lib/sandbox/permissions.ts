@@ -106,6 +106,8 @@ export const RUNNER_ENV: Readonly<Record<string, string>> = {
   SHELL: "heartbeat shell",
   PATH: "program lookup for commands and stdio MCP servers",
   TZ: "local time in the heartbeat",
+  NOTIFY_SOCKET: "systemd Type=notify readiness (lib/ops/sd_notify.ts)",
+  WATCHDOG_USEC: "systemd WatchdogSec= keep-alives (lib/ops/sd_notify.ts)",
   HTTP_PROXY: "webfetch: whether Deno's fetch will go through a proxy",
   HTTPS_PROXY: "webfetch: proxy detection",
   ALL_PROXY: "webfetch: proxy detection",
