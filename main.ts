@@ -131,12 +131,14 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);
       const { runDoctor, doctorText, anyFailed } = await import("./lib/ops/doctor.ts");
-      const { platformDialer } = await import("./lib/runner.ts");
+      const { platformDialer, runnerRedactor } = await import("./lib/runner.ts");
+      const redactor = runnerRedactor(settings, config);
       const findings = await runDoctor({
         config,
         configPath: flags.config ?? readEnv(ENV.config),
         settings,
         dial: await platformDialer(settings),
+        redact: (text) => redactor.redact(text),
       });
       console.log(doctorText(findings).trimEnd());
       Deno.exitCode = anyFailed(findings) ? 1 : 0;

@@ -192,6 +192,6 @@ export async function platformDialer(settings: RunSettings): Promise<Dialer> {
 }
 
 /** The operator's `redact.values` and the runner's own token: never sent, logged or audited. */
-function runnerRedactor(settings: RunSettings, config: RunnerConfig): Redactor {
+export function runnerRedactor(settings: RunSettings, config: RunnerConfig): Redactor {
   return new Redactor([...(config.redactValues ?? settings.redactValues), settings.token]);
 }

@@ -76,13 +76,15 @@ Deno.test("doctor: a token the platform rejects is `fail token: authentication f
 Deno.test("doctor: a workspace that is a file is a fail line, exit 1", async () => {
   const sim = await PlatformSimulator.start();
   const dir = await Deno.makeTempDir();
-  const file = `${dir}/not-a-dir`;
+  // Named like the token: the fail line that quotes the path must still not print it.
+  const file = `${dir}/${sim.token}`;
   await Deno.writeTextFile(file, "x");
   try {
     const r = await doctor([...against(sim, file), "--audit-log", `${file}/audit.jsonl`]);
     expect(line(r.stdout, "workspace")).toMatch(/^fail workspace: .*exists and is a file/);
     // The audit log under that file cannot open either: the start-up check's reason.
     expect(line(r.stdout, "audit log")).toMatch(/^fail audit log: invalid --audit-log .*/);
+    expect(r.stdout).not.toContain(sim.token);
     // The other checks still run: the token line is there.
     expect(line(r.stdout, "token")).toMatch(/^ok token: /);
     expect(r.code).toBe(1);

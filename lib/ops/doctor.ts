@@ -37,6 +37,8 @@ export interface DoctorInput {
   dial: Dialer;
   /** per network step; short, since an operator is waiting */
   timeoutMs?: number;
+  /** masks the token and `redact.values` in every line (runner.ts runnerRedactor: what the logs mask) */
+  redact?: (text: string) => string;
   /** the kernel layer probe (tests stand in for a kernel without Landlock) */
   probeKernel?: () => Availability;
 }
@@ -48,7 +50,9 @@ export async function runDoctor(input: DoctorInput): Promise<Finding[]> {
   const { config, settings } = input;
   const timeoutMs = input.timeoutMs ?? 5000;
   const out: Finding[] = [];
-  const add = (level: Level, check: string, detail: string) => out.push({ level, check, detail });
+  const redact = input.redact ?? ((text: string) => text);
+  const add = (level: Level, check: string, detail: string) =>
+    out.push({ level, check, detail: redact(detail) });
 
   add("ok", "config", input.configPath ? `${input.configPath} loaded` : "no file: built-in rules");
   const kernel = (input.probeKernel ?? probeLandlock)();
