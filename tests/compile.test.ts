@@ -11,6 +11,7 @@ import {
   INCLUDES,
   plan,
   render,
+  stampBuildInfo,
   TARGETS,
 } from "../tools/compile.ts";
 import { METADATA_HOSTS } from "../lib/sandbox/permissions.ts";
@@ -139,4 +140,13 @@ Deno.test("compile: failures other than the download are reported with their las
   expect(explainCompileFailure("x86_64-apple-darwin", 'error: Module not found "file:///x.ts".\n'))
     .toBe('deno compile failed for x86_64-apple-darwin: error: Module not found "file:///x.ts".');
   expect(explainCompileFailure("t", "")).toBe("deno compile failed for t: no error output");
+});
+
+Deno.test("compile: a release build stamps commit and build date into `version`", async () => {
+  const source = await Deno.readTextFile(join(ROOT, "lib/ops/build_info.ts"));
+  const stamped = stampBuildInfo(source, "0123456789ab", "2026-12-02T03:00:00Z");
+  expect(stamped).toContain('export const COMMIT = "0123456789ab";');
+  expect(stamped).toContain('export const BUILT = "2026-12-02T03:00:00Z";');
+  expect(stamped).not.toMatch(/= "dev"/);
+  expect(() => stampBuildInfo("export const X = 1;", "c", "b")).toThrow(/not found/);
 });

@@ -213,6 +213,29 @@ async function sha256(path: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+const BUILD_INFO = new URL("../lib/ops/build_info.ts", import.meta.url);
+
+/**
+ * lib/ops/build_info.ts with COMMIT and BUILT set, so `version` in a release
+ * binary names what it was built from. Throws if the file's shape changed
+ * (a release must never say "dev" silently).
+ */
+export function stampBuildInfo(source: string, commit: string, built: string): string {
+  const out = source
+    .replace(/^export const COMMIT = ".*";$/m, `export const COMMIT = ${JSON.stringify(commit)};`)
+    .replace(/^export const BUILT = ".*";$/m, `export const BUILT = ${JSON.stringify(built)};`);
+  if (!out.includes(JSON.stringify(commit)) || !out.includes(JSON.stringify(built))) {
+    throw new Error("lib/ops/build_info.ts: COMMIT/BUILT lines not found");
+  }
+  return out;
+}
+
+async function gitCommit(): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["rev-parse", "--short=12", "HEAD"] }).output()
+    .catch(() => undefined);
+  return out?.success ? new TextDecoder().decode(out.stdout).trim() : "unknown";
+}
+
 async function main(args: string[]): Promise<number> {
   let opts;
   try {
@@ -231,6 +254,20 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   await Deno.mkdir(opts.outDir, { recursive: true });
+  // Stamped for the compiles, restored afterwards: the source tree keeps saying "dev".
+  const original = await Deno.readTextFile(BUILD_INFO);
+  await Deno.writeTextFile(
+    BUILD_INFO,
+    stampBuildInfo(original, await gitCommit(), new Date().toISOString().slice(0, 19) + "Z"),
+  );
+  try {
+    return await runSteps(steps, archives, opts.outDir);
+  } finally {
+    await Deno.writeTextFile(BUILD_INFO, original);
+  }
+}
+
+async function runSteps(steps: Step[], archives: string[], outDir: string): Promise<number> {
   for (const step of steps) {
     console.error(`+ ${render(step)}`);
     const compiling = step.cmd[1] === "compile";
@@ -254,7 +291,7 @@ async function main(args: string[]): Promise<number> {
   if (archives.length > 0) {
     const lines = [];
     for (const a of archives) lines.push(`${await sha256(a)}  ${a.split("/").pop()}`);
-    await Deno.writeTextFile(join(opts.outDir, "checksums.txt"), lines.join("\n") + "\n");
+    await Deno.writeTextFile(join(outDir, "checksums.txt"), lines.join("\n") + "\n");
     for (const a of archives) console.error(`built ${relativeToRoot(a)}`);
   }
   return 0;
