@@ -59,6 +59,7 @@ Deno.test("audit: one line per task, decision and rule, rotated, no token, secre
       operation: "bash",
       command: "echo hello",
       decision: "allowed",
+      rule: "echo *",
       exit_code: 0,
       duration_ms: expect.any(Number),
       bytes_out: expect.any(Number),

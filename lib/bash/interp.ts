@@ -87,6 +87,8 @@ export interface InterpOptions {
   stopped(): boolean;
   abandon: AbortSignal;
   onSpawn?(argv: readonly string[], program: string): void;
+  /** told the rule that allowed each start (the gate's decision), for the audit log */
+  onAllowed?(rule: string): void;
 }
 
 interface Var {
@@ -967,6 +969,7 @@ export class Interpreter {
     const words = [...assigns.map(([n, v]) => `${n}=${v}`), ...argv];
     const decision = this.o.policy.check(words);
     if (decision.action !== "allow") throw new Denied(deniedMessage(words, decision));
+    if (decision.rule) this.o.onAllowed?.(decision.rule.pattern);
     if (this.o.stopped()) throw new Stopped();
     if (++this.starts > MAX_STARTS) {
       throw new LimitReached(`more than ${MAX_STARTS} programs started`);

@@ -61,6 +61,7 @@ export async function runBash(
     });
   }
   if (!plan.allowed) throw new TaskError(denialMessage(plan));
+  ctx.allowedBy?.(plan.checks.flatMap((c) => c.decision.rule ? [c.decision.rule.pattern] : []));
   if (plan.script) await preflightRedirects(plan.script, ws, cwd);
 
   const tree = new ProcessTree();
@@ -93,6 +94,7 @@ export async function runBash(
         stopped: () => why !== undefined,
         abandon: abandon.signal,
         onSpawn: hooks.onSpawn,
+        onAllowed: (rule) => ctx.allowedBy?.([rule]),
       });
       try {
         code = await interp.run(plan.script, cwd);

@@ -6,7 +6,7 @@
  *
  * A line: time (the task's start), task_id, trace_id, operation, the
  * subject (command, path, URL or MCP server/tool), decision (allowed,
- * denied or error) and the rule that decided a denial, exit code,
+ * denied or error) and the rule(s) that decided it, exit code,
  * duration, bytes out, and the error for a failed task.
  */
 import type { TaskEnd } from "../tasks/dispatcher.ts";
@@ -178,7 +178,12 @@ function decision(end: TaskEnd): Pick<AuditRecord, "decision" | "rule" | "exit_c
   const o = end.outcome;
   if (o.success) {
     const code = (o.result as { exit_code?: unknown } | null)?.exit_code;
-    return { decision: "allowed", ...(typeof code === "number" ? { exit_code: code } : {}) };
+    return {
+      decision: "allowed",
+      // the rules that allowed the programs checked before the command ran
+      ...(end.allowedBy.length > 0 ? { rule: end.allowedBy.join("; ") } : {}),
+      ...(typeof code === "number" ? { exit_code: code } : {}),
+    };
   }
   if (!DENIED.test(o.error)) return { decision: "error", error: o.error };
   const m = RULE.exec(o.error);

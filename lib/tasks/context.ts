@@ -30,6 +30,12 @@ export interface OperationContext {
   outputRoom?(signal?: AbortSignal): Promise<void>;
   /** long-lived parts shared across tasks, built once at start-up */
   services: Services;
+  /**
+   * Tells the task-end observers (the audit log) which rules allowed what
+   * the operation started. Data still flows one way: the operation reports,
+   * the dispatcher passes it on with the task's end. Absent in tests.
+   */
+  allowedBy?(rules: readonly string[]): void;
 }
 
 /**

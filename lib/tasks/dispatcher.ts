@@ -76,6 +76,8 @@ export interface TaskEnd {
   durationMs: number;
   /** bytes of live output streamed plus bytes of the result's JSON */
   bytesOut: number;
+  /** the rules that allowed what the operation started (bash), as it reported them */
+  allowedBy: readonly string[];
 }
 
 interface Job {
@@ -91,6 +93,7 @@ interface Job {
   state: "queued" | "running";
   startedAt?: number;
   outputBytes: number;
+  allowedBy: string[];
 }
 
 /** A finished request, remembered to answer a re-send without running it again. */
@@ -246,6 +249,7 @@ export class Dispatcher {
       waiting: [req.sourceInstanceId],
       state: "queued",
       outputBytes: 0,
+      allowedBy: [],
     };
     this.jobs.set(key, job);
     if (this.running < this.maxConcurrent) this.start(job);
@@ -318,6 +322,9 @@ export class Dispatcher {
       outputRoom: (signal) =>
         this.opts.sink.outputRoom?.(signal ?? job.controller.signal) ?? Promise.resolve(),
       services: this.opts.services,
+      allowedBy: (rules) => {
+        for (const r of rules) if (!job.allowedBy.includes(r)) job.allowedBy.push(r);
+      },
     };
     const started = performance.now();
     log.info("task started");
@@ -358,6 +365,7 @@ export class Dispatcher {
           startedAt: job.startedAt,
           durationMs: job.startedAt === undefined ? 0 : Date.now() - job.startedAt,
           bytesOut: job.outputBytes + resultBytes(outcome),
+          allowedBy: job.allowedBy,
         });
       } catch (err) {
         this.opts.log.error("a task-end observer failed: {error}", { error: errorMessage(err) });
