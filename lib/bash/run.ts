@@ -125,14 +125,16 @@ export async function runBash(
   if (why || refused) await tree.killAll(); // let the SIGKILL round finish before reporting
   if (refused && !why) throw refused;
   if (why === "cancel") throw new TaskError("command cancelled");
+  // What the platform gets as stderr: the capture's text, plus the timeout line when it fired.
+  let stderrText = stderr.text;
   if (why === "timeout") {
     code = TIMEOUT_EXIT_CODE;
-    stderr.text = stderr.text ? `${stderr.text.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
+    stderrText = stderrText ? `${stderrText.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
   }
   const out = readsSavedOutput(req.command)
     ? { content: stdout.text }
     : await limitOutput(ws, "bash", stdout.text);
-  const result: BashResult = { stdout: out.content, stderr: stderr.text, exit_code: code };
+  const result: BashResult = { stdout: out.content, stderr: stderrText, exit_code: code };
   if (out.truncated) result.truncated = true;
   if (out.file_path) result.file_path = out.file_path;
   if (out.total_size !== undefined) result.total_size = out.total_size;

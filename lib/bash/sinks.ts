@@ -27,9 +27,14 @@ export interface Sink {
  * UTF-8 character between them.
  */
 export class Capture implements Sink {
-  text = "";
+  /** written only here: what the runner reports is computed from it, never written back */
+  #text = "";
   bytes = 0;
   capped = false;
+
+  get text(): string {
+    return this.#text;
+  }
 
   constructor(
     readonly stream: "stdout" | "stderr",
@@ -75,13 +80,13 @@ export class Capture implements Sink {
     this.bytes += part.length;
     const text = decoder.decode(part, { stream: !flush && !this.capped });
     if (text) {
-      this.text += text;
+      this.#text += text;
       this.send(text);
     }
     if (this.capped) {
       const note =
         `\n[runner: ${this.stream} capped at ${this.max} bytes; the rest was discarded]\n`;
-      this.text += note;
+      this.#text += note;
       this.send(note);
     }
   }

@@ -1,3 +1,4 @@
+import { writeAll } from "../async/write_all.ts";
 import { dirname, join } from "node:path";
 import { FflateInflate } from "../deps/zip.ts";
 import { TaskError } from "../tasks/errors.ts";
@@ -122,9 +123,4 @@ async function inflateTo(
     pending = [];
   } while (at < data.length);
   if (!ended) throw corrupt(new Error("the deflate stream does not end"));
-}
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < data.length) done += await file.write(data.subarray(done));
 }

@@ -1,3 +1,4 @@
+import { writeAll } from "../async/write_all.ts";
 import type { CheckedAddress } from "../policy/url_policy.ts";
 
 /** Request heads larger than this are not a fetch of ours: refuse them. */
@@ -205,12 +206,6 @@ function concat(...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: string | Uint8Array): Promise<void> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  let done = 0;
-  while (done < bytes.length) done += await conn.write(bytes.subarray(done));
 }
 
 function closeQuietly(c: Deno.Conn): void {
