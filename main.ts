@@ -131,7 +131,8 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);
       const { runDoctor, doctorText, anyFailed } = await import("./lib/ops/doctor.ts");
-      const { platformDialer, runnerRedactor } = await import("./lib/runner.ts");
+      const { platformDialer } = await import("./lib/wire/platform_dial.ts");
+      const { runnerRedactor } = await import("./lib/redact/runner_redactor.ts");
       const redactor = runnerRedactor(settings, config);
       const findings = await runDoctor({
         config,

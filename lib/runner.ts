@@ -7,13 +7,13 @@ import { openServices } from "./tasks/services.ts";
 import { compilePolicy } from "./policy/mod.ts";
 import { type RunSettings, UsageError } from "./settings.ts";
 import { osReason } from "./ops/startup_check.ts";
-import { type Dialer, dialer } from "./wire/transport.ts";
-import { proxyAgent, ProxyError, proxyFor, withoutCredentials } from "./wire/proxy.ts";
 import { VERSION } from "./version.ts";
 import { Workspace } from "./fs/workspace.ts";
 import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
 import { derivePermissions } from "./sandbox/permissions.ts";
-import { Redactor } from "./redact/redactor.ts";
+import type { Redactor } from "./redact/redactor.ts";
+import { runnerRedactor } from "./redact/runner_redactor.ts";
+import { platformDialer } from "./wire/platform_dial.ts";
 import { startSystemdNotify } from "./ops/sd_notify.ts";
 import { AuditLog } from "./ops/audit_log.ts";
 import { setLogRedactor } from "./log.ts";
@@ -166,32 +166,4 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   await metricsServer?.close();
   log.info("stopped");
   return 0;
-}
-
-/**
- * The transport's dialer, through the proxy the environment names for the
- * platform URL (npm:ws gets a CONNECT agent; Deno's native WebSocket reads
- * the same variables itself). The proxy is logged without credentials.
- */
-export async function platformDialer(settings: RunSettings): Promise<Dialer> {
-  const dial = dialer(settings.transport);
-  let proxy: URL | undefined;
-  let agent: unknown;
-  try {
-    proxy = proxyFor(settings.url);
-    if (proxy && settings.transport === "ws") agent = await proxyAgent(proxy);
-  } catch (err) {
-    if (err instanceof ProxyError) throw new UsageError(err.message);
-    throw err;
-  }
-  if (!proxy) return dial;
-  logger("connection").info("connecting to the platform through the proxy {proxy}", {
-    proxy: withoutCredentials(proxy),
-  });
-  return agent ? (url, handlers, opts) => dial(url, handlers, { ...opts, agent }) : dial;
-}
-
-/** The operator's `redact.values` and the runner's own token: never sent, logged or audited. */
-export function runnerRedactor(settings: RunSettings, config: RunnerConfig): Redactor {
-  return new Redactor([...(config.redactValues ?? settings.redactValues), settings.token]);
 }

@@ -33,11 +33,11 @@ export interface DoctorInput {
   /** the config file, or undefined for built-in defaults */
   configPath?: string;
   settings: RunSettings;
-  /** the platform dialer (runner.ts platformDialer: the transport, through the proxy) */
+  /** the platform dialer (lib/wire/platform_dial.ts: the transport, through the proxy) */
   dial: Dialer;
   /** per network step; short, since an operator is waiting */
   timeoutMs?: number;
-  /** masks the token and `redact.values` in every line (runner.ts runnerRedactor: what the logs mask) */
+  /** masks the token and `redact.values` in every line (lib/redact/runner_redactor.ts: what the logs mask) */
   redact?: (text: string) => string;
   /** the kernel layer probe (tests stand in for a kernel without Landlock) */
   probeKernel?: () => Availability;

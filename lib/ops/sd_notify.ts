@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { openLibc } from "../sys/libc.ts";
+import { type Libc, openLibc } from "../sys/libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -47,25 +47,31 @@ export function sdNotify(state: string, socketPath = readEnv("NOTIFY_SOCKET")): 
   if (!socketPath || Deno.build.os !== "linux") return false;
   const addr = socketAddress(socketPath);
   if (!addr) return false;
-  let libc;
+  const libc = binding();
+  if (!libc) return false;
+  const fd = libc.symbols.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
   try {
-    libc = openLibc(SYMBOLS);
-  } catch {
-    return false;
-  }
-  try {
-    const fd = libc.symbols.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    try {
-      const msg = new TextEncoder().encode(state);
-      return Number(libc.symbols.sendto(fd, msg, BigInt(msg.length), 0, addr, addr.length)) ===
-        msg.length;
-    } finally {
-      libc.symbols.close(fd);
-    }
+    const msg = new TextEncoder().encode(state);
+    return Number(libc.symbols.sendto(fd, msg, BigInt(msg.length), 0, addr, addr.length)) ===
+      msg.length;
   } finally {
-    libc.close();
+    libc.symbols.close(fd);
   }
+}
+
+let bound: Libc<typeof SYMBOLS> | null | undefined;
+
+/** libc, opened on the first notification and kept: keep-alives repeat for the runner's life. */
+function binding(): Libc<typeof SYMBOLS> | undefined {
+  if (bound === undefined) {
+    try {
+      bound = openLibc(SYMBOLS);
+    } catch {
+      bound = null; // no FFI grant or no glibc: notification is off
+    }
+  }
+  return bound ?? undefined;
 }
 
 /**
