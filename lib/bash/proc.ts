@@ -37,6 +37,12 @@ export interface Started {
 export class ProcessTree {
   private readonly groups = new Map<number, Promise<Deno.CommandStatus>>();
   private killing: Promise<void> | undefined;
+  #started = 0;
+
+  /** Programs started (or tried): while none was, no process can carry the task's marker. */
+  get started(): number {
+    return this.#started;
+  }
 
   /**
    * Starts `program` as the leader of a new process group. Throws as Deno.Command does.
@@ -45,6 +51,7 @@ export class ProcessTree {
    */
   spawn(program: string, options: Deno.CommandOptions, argv0?: string): Started {
     if (this.killing) throw new Deno.errors.Interrupted("the command is being stopped");
+    this.#started++; // before the attempt: a start that throws half way is still swept
     const child = argv0 === undefined || argv0 === program
       ? new Deno.Command(program, { ...options, detached: true }).spawn()
       : spawnNamed(program, argv0, options);
