@@ -49,7 +49,7 @@ export async function runBash(
   const cwd = await workdir(ws, req.workdir);
   // every process of this task carries the marker, however it detaches (lib/proc/task_marker.ts)
   const marker = new TaskMarker();
-  const env = marker.mark(hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) }));
+  const env = marker.mark(hooks.env ?? childEnv({ TMPDIR: commandTmpDir(ws.root) }));
   const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {
@@ -120,7 +120,9 @@ export async function runBash(
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
-    await marker.sweep();
+    // The marker is in no process when nothing started (builtins only, or
+    // refused): the scan of every process would find nobody.
+    if (tree.started > 0) await marker.sweep();
   }
   if (why || refused) await tree.killAll(); // let the SIGKILL round finish before reporting
   if (refused && !why) throw refused;
@@ -145,7 +147,8 @@ async function workdir(ws: Workspace, dir: string | undefined): Promise<string> 
   const real = await ws.resolve(dir ?? ".");
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(real);
+    // a stat of one directory: microseconds here, a thread-pool round trip async
+    info = Deno.statSync(real);
   } catch {
     throw new TaskError(`workdir ${JSON.stringify(dir)} does not exist`);
   }
