@@ -63,7 +63,7 @@ export const E = {
   EPERM: 1,
 } as const;
 
-const SYS_OPENAT2 = 437; // the same number on x86_64 and aarch64
+const SYS_OPENAT2_N = 437n; // the same number on x86_64 and aarch64
 const SYS_GETDENTS64 = X86_64 ? 217 : 61;
 
 const S_IFMT = 0o170000;
@@ -152,12 +152,11 @@ export class SysError extends Error {
 
 const encoder = new TextEncoder();
 
-/** A NUL-terminated C string. */
+/** A NUL-terminated C string (one allocation: paths are made on every file task). */
 export function cstr(s: string): Uint8Array {
-  const b = encoder.encode(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
+  const out = new Uint8Array(s.length * 3 + 1); // UTF-8 takes at most 3 bytes a UTF-16 unit
+  const { written } = encoder.encodeInto(s, out);
+  return out.subarray(0, written + 1); // the byte after is the NUL (zero-filled)
 }
 
 export type Kind = "file" | "dir" | "symlink" | "other";
@@ -179,7 +178,9 @@ function kindOf(mode: number): Kind {
 /** The calls, each throwing SysError with its errno. */
 export class Sys {
   readonly #statBuf = new Uint8Array(256);
+  readonly #statView = new DataView(this.#statBuf.buffer);
   readonly #how = new BigUint64Array(3);
+  readonly #howBytes = new Uint8Array(this.#how.buffer);
 
   constructor(readonly libc: FsLibc) {}
 
@@ -189,11 +190,9 @@ export class Sys {
     this.#how[0] = BigInt(flags);
     this.#how[1] = BigInt(mode);
     this.#how[2] = BigInt(resolve);
-    const how = new Uint8Array(this.#how.buffer);
+    const how = this.#howBytes;
     for (let tries = 0;; tries++) {
-      const fd = Number(
-        this.libc.symbols.openat2(BigInt(SYS_OPENAT2), BigInt(dirfd), p, how, 24n),
-      );
+      const fd = Number(this.libc.symbols.openat2(SYS_OPENAT2_N, BigInt(dirfd), p, how, 24n));
       if (fd >= 0) return fd;
       const errno = this.libc.errno();
       if ((errno === E.EAGAIN || errno === E.EINTR) && tries < 16) continue;
@@ -222,7 +221,7 @@ export class Sys {
     if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, b) !== 0) {
       throw new SysError(this.libc.errno(), "statx");
     }
-    const v = new DataView(b.buffer);
+    const v = this.#statView;
     const mode = v.getUint16(28, true);
     return {
       kind: kindOf(mode),
