@@ -78,7 +78,10 @@ export async function runBash(
   const timer = setTimeout(() => stop("timeout"), seconds * 1000);
   const onAbort = () => stop("cancel");
   ctx.signal.addEventListener("abort", onAbort);
-  const searchPath = programSearchPath(env.PATH, ws.root);
+  // PATH's directories (a realpath each), found when the first program is looked up: a
+  // command of builtins alone needs none
+  let dirs: string[] | undefined;
+  const searchPath = () => dirs ??= programSearchPath(env.PATH, ws.root);
   let code: number;
   let refused: TaskError | undefined;
   try {
@@ -87,7 +90,9 @@ export async function runBash(
         policy: ctx.policy.command,
         workspace: ws,
         env,
-        searchPath,
+        get searchPath() {
+          return searchPath();
+        },
         tree,
         stdout,
         stderr,
@@ -108,7 +113,7 @@ export async function runBash(
       code = await runTrusted(req.command, {
         cwd,
         env,
-        searchPath,
+        searchPath: searchPath(),
         ws,
         tree,
         stdout,

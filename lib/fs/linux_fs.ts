@@ -112,6 +112,8 @@ const SYMBOLS = {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  // into a buffer we own: the returned pointer is only compared with NULL
+  realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type FsLibc = Libc<typeof SYMBOLS>;
@@ -151,6 +153,7 @@ export class SysError extends Error {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** A NUL-terminated C string (one allocation: paths are made on every file task). */
 export function cstr(s: string): Uint8Array {
@@ -181,6 +184,8 @@ export class Sys {
   readonly #statView = new DataView(this.#statBuf.buffer);
   readonly #how = new BigUint64Array(3);
   readonly #howBytes = new Uint8Array(this.#how.buffer);
+  /** PATH_MAX, what realpath(3) may write */
+  readonly #pathBuf = new Uint8Array(4096);
 
   constructor(readonly libc: FsLibc) {}
 
@@ -217,9 +222,18 @@ export class Sys {
 
   /** statx of `path` below `dirfd` ("" with AT_EMPTY_PATH: the descriptor itself). */
   statx(dirfd: number, path: string, flags: number): Stat {
-    const b = this.#statBuf;
-    if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, b) !== 0) {
-      throw new SysError(this.libc.errno(), "statx");
+    const st = this.statxOrUndefined(dirfd, path, flags);
+    if (!st) throw new SysError(this.libc.errno(), "statx");
+    return st;
+  }
+
+  /**
+   * statx, undefined where it fails: for lookups that mostly miss (a program
+   * searched along PATH), since a thrown error costs tens of microseconds.
+   */
+  statxOrUndefined(dirfd: number, path: string, flags: number): Stat | undefined {
+    if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, this.#statBuf) !== 0) {
+      return undefined;
     }
     const v = this.#statView;
     const mode = v.getUint16(28, true);
@@ -230,6 +244,13 @@ export class Sys {
       ino: v.getBigUint64(32, true),
       size: Number(v.getBigUint64(40, true)),
     };
+  }
+
+  /** realpath(3), undefined where it fails (missing, not allowed, too long). */
+  realpathOrUndefined(path: string): string | undefined {
+    const out = this.#pathBuf;
+    if (this.libc.symbols.realpath(cstr(path), out) === null) return undefined;
+    return decoder.decode(out.subarray(0, out.indexOf(0)));
   }
 
   fstat(fd: number): Stat {
