@@ -391,7 +391,11 @@ export class Dispatcher {
     this.finished.delete(key); // re-inserted: insertion order stays age order
     this.finished.set(key, entry);
     if (entry.queued) {
-      void Promise.all(pending.map((d) => d.settled)).then(() => entry.queued = false);
+      // one delivery, nearly always: no Promise.all for it
+      const settled = pending.length === 1
+        ? pending[0].settled
+        : Promise.all(pending.map((d) => d.settled));
+      void settled.then(() => entry.queued = false);
     }
     this.kept.push(key);
     this.keptBytes += bytes;
