@@ -22,6 +22,7 @@
  * the runner starts can read it from /proc (docs/sandbox-layers.md).
  */
 import { delay } from "../async/delay.ts";
+import { Backoff } from "../wire/backoff.ts";
 import type { Logger } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
 import { logger } from "../log.ts";
@@ -282,7 +283,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   log.debug("running the runner with Deno permissions {flags}", { flags: flags.join(" ") });
   for (const note of opts.permissions.notes) log.info("{note}", { note });
 
-  let delayMs = initialMs;
+  const backoff = new Backoff(initialMs, maxMs, false);
   let crashes = 0;
   try {
     while (true) {
@@ -302,10 +303,11 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
       if (status.code === USAGE_EXIT_CODE && !status.signal) return status.code;
 
       if (Date.now() - started >= stableMs) {
-        delayMs = initialMs;
+        backoff.reset();
         crashes = 0;
       }
       crashes++;
+      const delayMs = backoff.next();
       const how = status.signal
         ? `was killed by ${status.signal}`
         : `exited with code ${status.code}`;
@@ -327,7 +329,6 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         log.info("{signal} while waiting to restart: stopped", { signal: stopping });
         return 0;
       }
-      delayMs = Math.min(delayMs * 2, maxMs);
     }
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
