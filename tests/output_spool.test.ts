@@ -17,6 +17,7 @@ import {
   OutputSpool,
   PREVIEW_CHARS,
 } from "../lib/tasks/output.ts";
+import { PathFs } from "../lib/fs/path_fs.ts";
 import { tempWorkspace } from "./file_ops_support.ts";
 import { context, withWorkspace } from "./bash_support.ts";
 
@@ -258,4 +259,26 @@ Deno.test("bash: a cancelled command leaves no saved output and no temp file", a
     const dir = join(ws.root, OUTPUTS_DIR);
     expect(await Array.fromAsync(Deno.readDir(dir)).catch(() => [])).toEqual([]);
   });
+});
+
+Deno.test("createAtomic, through descriptors and by path: nothing at the name until commit; discard leaves nothing", async () => {
+  await using t = await tempWorkspace();
+  const realRel = async (rel: string, display: string) =>
+    t.ws.relative(await t.ws.resolve(rel, display));
+  const kinds = { [t.ws.fs.kind]: t.ws.fs, path: new PathFs(t.ws.root, realRel) };
+  for (const [kind, fs] of Object.entries(kinds)) {
+    const rel = `.work/outputs/${kind}.txt`;
+    const file = await fs.createAtomic(rel, rel);
+    await file.write(new TextEncoder().encode("one "));
+    await file.write(new TextEncoder().encode("two"));
+    expect({ kind, there: await fs.stat(rel) }).toEqual({ kind, there: undefined });
+    await file.commit();
+    expect({ kind, text: await Deno.readTextFile(t.at(rel)) }).toEqual({ kind, text: "one two" });
+    const dropped = await fs.createAtomic(`${rel}.2`, rel);
+    await dropped.write(new TextEncoder().encode("gone"));
+    dropped.discard();
+    await new Promise((r) => setTimeout(r, 50)); // the path version removes it in the background
+    const left = await Array.fromAsync(Deno.readDir(t.at(".work/outputs")), (e) => e.name);
+    expect({ kind, left: left.filter((n) => !n.endsWith(".txt")) }).toEqual({ kind, left: [] });
+  }
 });
