@@ -22,6 +22,8 @@
  * environment or argv, and both processes are made non-dumpable: no program
  * the runner starts can read it from /proc (docs/sandbox-layers.md).
  */
+import { delay } from "../async/delay.ts";
+import { Backoff } from "../wire/backoff.ts";
 import type { Logger } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
 import { logger } from "../log.ts";
@@ -251,7 +253,8 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
 
   let child: Launched | undefined;
   let stopping: Deno.Signal | undefined;
-  let wake: (() => void) | undefined;
+  // a stop signal ends the wait before a restart at once
+  const stopWait = new AbortController();
   const onSignal = (sig: Deno.Signal) => () => {
     // SIGHUP is "reload the config" (lib/ops/reload.ts): passed on, not a stop.
     if (sig !== "SIGHUP") stopping ??= sig;
@@ -260,7 +263,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         child.kill(sig);
       } catch { /* it has just exited */ }
     }
-    if (sig !== "SIGHUP") wake?.();
+    if (sig !== "SIGHUP") stopWait.abort();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
@@ -277,7 +280,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   log.debug("running the runner with Deno permissions {flags}", { flags: flags.join(" ") });
   for (const note of opts.permissions.notes) log.info("{note}", { note });
 
-  let delay = initialMs;
+  const backoff = new Backoff(initialMs, maxMs, false);
   let crashes = 0;
   try {
     while (true) {
@@ -297,10 +300,11 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
       if (status.code === USAGE_EXIT_CODE && !status.signal) return status.code;
 
       if (Date.now() - started >= stableMs) {
-        delay = initialMs;
+        backoff.reset();
         crashes = 0;
       }
       crashes++;
+      const delayMs = backoff.next();
       const how = status.signal
         ? `was killed by ${status.signal}`
         : `exited with code ${status.code}`;
@@ -315,21 +319,13 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         "the runner {how}; restarting in {seconds} s (crash {n} in a row). " +
           "If its last lines say NotCapable, the sandbox lacks a permission the runner " +
           "needs: confirm with --no-sandbox and report it",
-        { how, seconds: delay / 1000, n: crashes },
+        { how, seconds: delayMs / 1000, n: crashes },
       );
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await delay(delayMs, stopWait.signal);
       if (stopping) {
         log.info("{signal} while waiting to restart: stopped", { signal: stopping });
         return 0;
       }
-      delay = Math.min(delay * 2, maxMs);
     }
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
