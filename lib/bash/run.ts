@@ -140,12 +140,9 @@ export async function runBash(
     code = TIMEOUT_EXIT_CODE;
     stderrText = stderrText ? `${stderrText.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
   }
-  const out = spool ? await spool.finish() : { content: stdout.text };
-  const result: BashResult = { stdout: out.content, stderr: stderrText, exit_code: code };
-  if (out.truncated) result.truncated = true;
-  if (out.file_path) result.file_path = out.file_path;
-  if (out.total_size !== undefined) result.total_size = out.total_size;
-  return result;
+  // the spool's Truncation fields are carried over as they are (grep and webfetch do the same)
+  const { content, ...truncation } = spool ? await spool.finish() : { content: stdout.text };
+  return { stdout: content, stderr: stderrText, exit_code: code, ...truncation };
 }
 
 async function workdir(ws: Workspace, dir: string | undefined): Promise<string> {
