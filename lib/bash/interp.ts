@@ -986,17 +986,25 @@ export class Interpreter {
     }
     const useOut = !(io.stdout instanceof Discard);
     const useErr = !(io.stderr instanceof Discard);
+    // One destination for both (`2>&1`, `|&`, `&>`, `>f 2>&1`): one pipe, so
+    // the program's stdout and stderr keep the order it wrote them in.
+    const merge = useOut && io.stdout === io.stderr;
     let s;
     try {
-      s = this.o.tree.spawn(program, {
-        args: argv.slice(1),
-        cwd,
-        clearEnv: true,
-        env,
-        stdin: stdin ? "piped" : "null",
-        stdout: useOut ? "piped" : "null",
-        stderr: useErr ? "piped" : "null",
-      }, name);
+      s = this.o.tree.spawn(
+        program,
+        {
+          args: argv.slice(1),
+          cwd,
+          clearEnv: true,
+          env,
+          stdin: stdin ? "piped" : "null",
+          stdout: useOut ? "piped" : "null",
+          stderr: useErr ? "piped" : "null",
+        },
+        name,
+        merge,
+      );
     } catch (err) {
       const denied = err instanceof Deno.errors.PermissionDenied ||
         err instanceof Deno.errors.NotCapable;
@@ -1007,7 +1015,7 @@ export class Interpreter {
     if (stdin) void stdin.feed(s.child.stdin);
     const pumps: Promise<void>[] = [];
     if (useOut) pumps.push(pump(s.child.stdout, io.stdout.writer(), this.o.abandon));
-    if (useErr) pumps.push(pump(s.child.stderr, io.stderr.writer(), this.o.abandon));
+    if (useErr && !s.merged) pumps.push(pump(s.child.stderr, io.stderr.writer(), this.o.abandon));
     let timedOut = false;
     const timers: ReturnType<typeof setTimeout>[] = [];
     if (timeout) {
