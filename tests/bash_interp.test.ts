@@ -36,6 +36,7 @@ const CASES: Record<string, string[]> = {
     `{ ${alternate(300)}; } 2>&1`,
     `( ${alternate(300)} ) 2>&1 | cat`,
     `{ ${alternate(300)} >&2; } 2>&1 | cat`,
+    `${alternate(300)} >&2 |& cat`,
     `${alternate(300)} > both.txt 2>&1; cat both.txt`,
     `${alternate(300)} &> both.txt; cat both.txt`,
     // stderr to the capture, stdout to the file: two destinations, each in order
@@ -44,6 +45,8 @@ const CASES: Record<string, string[]> = {
     "ls data nope 2>&1; ls nope data 2>&1 | cat",
     // the reader stops: the one pipe closes and the writer ends on SIGPIPE, as under bash
     "sh -c 'while :; do echo y; echo n >&2; done' 2>&1 | head -n 3",
+    // `|&` joins stderr after the command's own redirects, as bash does
+    `${alternate(3)} 2>/dev/null |& cat`,
     // more than a pipe holds (64 KiB), counted (the capture would save it to a file):
     // with digits dropped, every line differs from the one before only in this order
     `${alternate(5000)} 2>&1 | tr -d 0-9 | uniq | wc -l`,

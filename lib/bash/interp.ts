@@ -112,6 +112,11 @@ interface IO {
   stdin: Input;
   stdout: Sink;
   stderr: Sink;
+  /**
+   * `a |& b`: stderr joins stdout after the command's own redirects, as bash
+   * adds that `2>&1` after them (`a 2>/dev/null |& b` still pipes stderr).
+   */
+  stderrJoinsStdout?: boolean;
 }
 
 /** Builtins bash has that the interpreter does not run: refused by name. */
@@ -414,8 +419,7 @@ export class Interpreter {
     const stages = cmds.map(async (cmd, j) => {
       const src = j > 0 ? new Source(pipes[j - 1].readable) : undefined;
       const out: Sink = j < k - 1 ? pipes[j] : io.stdout;
-      const err: Sink = j < k - 1 && toPipe[j] ? pipes[j] : io.stderr;
-      const holds = [out.writer(), ...(err !== io.stderr ? [err.writer()] : [])];
+      const holds = [out.writer()];
       try {
         // Every stage runs in a subshell, as in bash (no lastpipe).
         return await this.guarded(
@@ -423,7 +427,8 @@ export class Interpreter {
             this.exec(cmd, this.fork(st), {
               stdin: src ? { kind: "src", src } : io.stdin,
               stdout: out,
-              stderr: err,
+              stderr: io.stderr,
+              stderrJoinsStdout: j < k - 1 && toPipe[j],
             }),
           io,
         );
@@ -797,7 +802,10 @@ export class Interpreter {
     io: IO,
     body: (io: IO) => Promise<number>,
   ): Promise<number> {
-    if (redirs.length === 0) return await body(io);
+    const join = io.stderrJoinsStdout === true;
+    if (join) io = { ...io, stderrJoinsStdout: false };
+    const last = (cur: IO): IO => join ? { ...cur, stderr: cur.stdout } : cur;
+    if (redirs.length === 0) return await body(last(io));
     const cleanups: (() => Promise<void> | void)[] = [];
     let cur: IO = { ...io };
     try {
@@ -809,7 +817,7 @@ export class Interpreter {
         }
         cur = next;
       }
-      return await body(cur);
+      return await body(last(cur));
     } finally {
       for (const c of cleanups.reverse()) await c();
     }
