@@ -18,7 +18,9 @@ import { startSystemdNotify } from "./ops/sd_notify.ts";
 import { AuditLog } from "./ops/audit_log.ts";
 import { setLogRedactor } from "./log.ts";
 import { type MetricsServer, RunnerMetrics, serveMetrics } from "./ops/metrics.ts";
-import { missingGrants, sandboxInput } from "./sandbox/supervisor.ts";
+import { missingGrants, sandboxInput, sandboxMode } from "./sandbox/supervisor.ts";
+import { deriveKernelRules, kernelRuleGaps, type KernelRules } from "./sandbox/landlock_rules.ts";
+import { probeLandlock } from "./sandbox/landlock.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -50,6 +52,14 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     AuditLog.open({ ...settings.auditLog, redact: (line) => current.redactor.redact(line) });
   const services = openServices({ log: logger("mcp") });
   const sampler = new MetricsSampler(workspace.root);
+
+  // The kernel layer our supervisor applied, derived again from the start config the
+  // same way (lib/sandbox/supervisor.ts kernelLayer), so a reload can say what the
+  // domain cannot widen to.
+  const kernelAtStart = sandboxMode() === "sandboxed" && (config.sandbox ?? "auto") !== "off" &&
+      probeLandlock().available
+    ? kernelRulesFor(config, settings.workspace)
+    : undefined;
 
   const systemd = startSystemdNotify();
   const connection = new Connection({
@@ -129,13 +139,17 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       path: config.path,
       log: logger("reload"),
       onReloaded: (next) => current.redactor = runnerRedactor(settings, next),
-      permissionGaps: (next) =>
-        missingGrants(derivePermissions(sandboxInput({
+      permissionGaps: (next) => [
+        ...missingGrants(derivePermissions(sandboxInput({
           config: next,
           configPath: next.path,
           workspace: settings.workspace,
           platformUrl: settings.url,
         }))),
+        ...(kernelAtStart
+          ? kernelRuleGaps(kernelAtStart, kernelRulesFor(next, settings.workspace))
+          : []),
+      ],
     })
   );
 
@@ -166,4 +180,8 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   await metricsServer?.close();
   log.info("stopped");
   return 0;
+}
+
+function kernelRulesFor(config: RunnerConfig, workspace: string): KernelRules {
+  return deriveKernelRules({ config, workspace });
 }

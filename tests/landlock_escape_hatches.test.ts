@@ -27,10 +27,10 @@ const CORPUS: { payloads: Payload[] } = JSON.parse(
   await Deno.readTextFile(new URL("./redteam/escape_hatches.json", import.meta.url)),
 );
 /** Payloads that get past the kernel layer too, and why (docs/sandbox-layers.md). */
-const KNOWN_LIMITS: Record<string, string> = {
-  "find-exec-loader": "the loader is executable (every dynamic program needs it) and maps " +
-    "the program it is given without an exec check",
-};
+// None today. find-exec-loader got through the kernel layer alone (the loader must be
+// executable, and it maps the program it is given without an exec check); the rules now
+// refuse a word naming the loader and check find's -exec commands (lib/policy/inner_commands.ts).
+const KNOWN_LIMITS: Record<string, string> = {};
 
 interface Outcome {
   id: string;

@@ -8,6 +8,7 @@
 import { expect } from "./deps.ts";
 import { PlatformSimulator } from "./support/platform.ts";
 import { startRunner } from "./support/runner.ts";
+import { probeLandlock } from "../lib/sandbox/landlock.ts";
 
 const OLD = `permission:\n  bash:\n    "echo hello": allow\n    "printf *": allow\n`;
 const NEW =
@@ -44,6 +45,12 @@ Deno.test("reload: SIGHUP applies new rules to later tasks; a broken file keeps 
     expect(await verdicts()).toEqual({ "echo hello": true, "echo other": true, "printf x": false });
     // `uptime` was not in the rules the sandbox was derived from: said, not hidden.
     expect(runner.logs()).toMatch(/the new rules need --allow-run=\S*uptime; restart the runner/);
+    // The kernel domain cannot be widened either: said for the kernel layer too.
+    if (probeLandlock().available) {
+      expect(runner.logs()).toMatch(
+        /kernel layer \(fixed at start\) does not let \S*uptime execute; restart the runner/,
+      );
+    }
 
     await Deno.writeTextFile(file, BROKEN);
     runner.child.kill("SIGHUP");

@@ -11,6 +11,7 @@ import { isAbsolute, join, normalize } from "node:path";
 import type { Cond, Node, Redir, Simple, Word } from "./ast.ts";
 import type { CommandPolicy } from "../policy/command_policy.ts";
 import { deniedMessage } from "../policy/command_policy.ts";
+import { checkWhatItStarts } from "../policy/inner_commands.ts";
 import { refusedEnvName } from "../proc/child_env.ts";
 import { findProgram } from "../proc/program_path.ts";
 import { sendSignal } from "../proc/signal.ts";
@@ -977,6 +978,12 @@ export class Interpreter {
     const words = [...assigns.map(([n, v]) => `${n}=${v}`), ...argv];
     const decision = this.o.policy.check(words);
     if (decision.action !== "allow") throw new Denied(deniedMessage(words, decision));
+    // what the program would start by itself: find's -exec commands, the dynamic loader
+    for (const c of checkWhatItStarts(this.o.policy, argv, cwd)) {
+      if (c.decision.action !== "allow") {
+        throw new Denied(`command denied: ${JSON.stringify(c.words.join(" "))} (${c.refused})`);
+      }
+    }
     if (decision.rule) this.o.onAllowed?.(decision.rule.pattern);
     if (this.o.stopped()) throw new Stopped();
     if (++this.starts > MAX_STARTS) {

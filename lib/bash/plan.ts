@@ -8,6 +8,7 @@
  * what the runner does.
  */
 import { describeDecision } from "../policy/rules.ts";
+import { checkWhatItStarts } from "../policy/inner_commands.ts";
 import type { ExpandContext } from "./expand.ts";
 import { UnsupportedSyntax } from "./lex.ts";
 import { visibleCommands } from "./visible.ts";
@@ -64,7 +65,7 @@ export function planCommand(
   const checks: SubCheck[] = [];
   const deferred: string[] = [];
   for (const n of walk(script)) {
-    if (n.k === "simple") staticCheck(n, policy, ctx.env, checks, deferred);
+    if (n.k === "simple") staticCheck(n, policy, ctx, checks, deferred);
     for (const r of "redirs" in n ? n.redirs : []) {
       if ("target" in r && r.op !== "<<<" && staticText(r.target) === undefined) {
         deferred.push(`the redirect target ${show([r.target])}: ${DECIDED_AT_RUN_TIME}`);
@@ -105,7 +106,7 @@ function refusal(name: string, words: string[]): SubCheck | undefined {
 function staticCheck(
   n: Simple,
   policy: CommandPolicy,
-  env: Readonly<Record<string, string>>,
+  { env, cwd }: Omit<ExpandContext, "lenient">,
   checks: SubCheck[],
   deferred: string[],
 ): void {
@@ -169,7 +170,9 @@ function staticCheck(
       return;
     }
   }
-  checks.push({ words: all, decision: policy.check(all) });
+  const decision = policy.check(all);
+  checks.push({ words: all, decision });
+  if (decision.action === "allow") checks.push(...checkWhatItStarts(policy, program, cwd));
 }
 
 /** A command's words for a message, expansions abbreviated. */

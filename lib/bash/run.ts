@@ -131,14 +131,11 @@ export async function runBash(
     code = TIMEOUT_EXIT_CODE;
     stderrText = stderrText ? `${stderrText.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
   }
-  const out = readsSavedOutput(req.command)
+  // limitOutput's Truncation fields are carried over as they are (grep and webfetch do the same)
+  const { content, ...truncation } = readsSavedOutput(req.command)
     ? { content: stdout.text }
     : await limitOutput(ws, "bash", stdout.text);
-  const result: BashResult = { stdout: out.content, stderr: stderrText, exit_code: code };
-  if (out.truncated) result.truncated = true;
-  if (out.file_path) result.file_path = out.file_path;
-  if (out.total_size !== undefined) result.total_size = out.total_size;
-  return result;
+  return { stdout: content, stderr: stderrText, exit_code: code, ...truncation };
 }
 
 async function workdir(ws: Workspace, dir: string | undefined): Promise<string> {

@@ -169,6 +169,8 @@ export interface Stat {
   mode: number;
   nlink: number;
   ino: bigint;
+  /** the file system's device, "major:minor": with `ino`, which file this is */
+  dev: string;
 }
 
 function kindOf(mode: number): Kind {
@@ -230,6 +232,7 @@ export class Sys {
       nlink: v.getUint32(16, true),
       ino: v.getBigUint64(32, true),
       size: Number(v.getBigUint64(40, true)),
+      dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
     };
   }
 

@@ -115,5 +115,6 @@ function toStat(info: Deno.FileInfo): Stat {
     mode: (info.mode ?? 0o644) & 0o7777,
     nlink: info.nlink ?? 1,
     ino: BigInt(info.ino ?? 0),
+    dev: String(info.dev ?? 0),
   };
 }

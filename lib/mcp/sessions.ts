@@ -44,41 +44,115 @@ export interface UseOptions {
   log?: Logger;
 }
 
+/**
+ * One server's session. Its state changes only through these methods, each
+ * one step of a call's life: hold -> enter -> leave -> letGo, and retire /
+ * close. The pool decides when; the session keeps its counts consistent.
+ */
 class Session {
   readonly ready: Promise<Connection>;
-  connection?: Connection;
+  #connection?: Connection;
   /** calls holding the session (connecting, waiting or running) */
-  users = 0;
-  /** calls sending requests, all with the dynamic headers in `headersKey` */
-  running = 0;
-  headersKey = "{}";
-  private idleWaiters: (() => void)[] = [];
+  #users = 0;
+  /** calls sending requests, all with the dynamic headers in `#headersKey` */
+  #running = 0;
+  #headersKey = "{}";
+  #idleWaiters: (() => void)[] = [];
   /** replaced by a new config, or failed: closes once its last user leaves */
-  retired = false;
-  closing?: Promise<void>;
-  idleTimer?: ReturnType<typeof setTimeout>;
-  lastUsed = Date.now();
-  tools?: Map<string, McpTool>;
-  readonly abort = new AbortController();
+  #retired = false;
+  #closing?: Promise<void>;
+  #idleTimer?: ReturnType<typeof setTimeout>;
+  #lastUsed = Date.now();
+  #tools?: Map<string, McpTool>;
+  readonly #abort = new AbortController();
 
   constructor(
     readonly key: string,
     readonly server: McpServer,
     /** the policy its launch or URL was checked against */
     readonly policy: Policy,
-    start: (s: Session) => Promise<Connection>,
+    start: (s: Session, signal: AbortSignal) => Promise<Connection>,
   ) {
-    this.ready = start(this);
-    this.ready.then((c) => this.connection = c, () => {});
+    this.ready = start(this, this.#abort.signal);
+    this.ready.then((c) => this.#connection = c, () => {});
   }
 
-  /** Resolves once no call is running. */
-  whenIdle(): Promise<void> {
-    return this.running === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  get connection(): Connection | undefined {
+    return this.#connection;
+  }
+  get retired(): boolean {
+    return this.#retired;
+  }
+  get idle(): boolean {
+    return this.#users === 0;
+  }
+  get lastUsed(): number {
+    return this.#lastUsed;
+  }
+  /** the server's tools, once listed */
+  get tools(): Map<string, McpTool> | undefined {
+    return this.#tools;
   }
 
+  /** A call takes the session: no idle close while it is held. */
+  hold(): void {
+    this.#users++;
+    clearTimeout(this.#idleTimer);
+  }
+
+  /** A call lets go of it; true when nobody holds it any more. */
+  letGo(): boolean {
+    this.#lastUsed = Date.now();
+    return --this.#users === 0;
+  }
+
+  /** `onIdle` runs if the session is still unheld `ms` from now. */
+  closeWhenIdle(ms: number, onIdle: () => void): void {
+    this.#idleTimer = setTimeout(() => {
+      if (this.#users === 0) onIdle();
+    }, ms);
+  }
+
+  /**
+   * Lets a call send requests with dynamic headers `headersKey`; waits
+   * while calls with other headers run (headers are per session).
+   */
+  async enter(headersKey: string, signal?: AbortSignal): Promise<void> {
+    while (this.#running > 0 && this.#headersKey !== headersKey) {
+      await raceAbort(new Promise<void>((r) => this.#idleWaiters.push(r)), signal);
+    }
+    this.#headersKey = headersKey;
+    this.#running++;
+  }
+
+  /** The call that entered is done sending. */
   leave(): void {
-    if (--this.running === 0) { for (const wake of this.idleWaiters.splice(0)) wake(); }
+    if (--this.#running === 0) { for (const wake of this.#idleWaiters.splice(0)) wake(); }
+  }
+
+  /** Marks it retired; false when it already was. */
+  retire(): boolean {
+    if (this.#retired) return false;
+    this.#retired = true;
+    return true;
+  }
+
+  /** The listed tools, kept for the session's life. */
+  rememberTools(tools: McpTool[]): void {
+    this.#tools = new Map(tools.map((t) => [t.name, t]));
+  }
+
+  /**
+   * Abandons a pending connect and closes the connection, once: the promise
+   * settles when it is closed; undefined when a close already began.
+   */
+  close(why: string): Promise<void> | undefined {
+    this.#retired = true;
+    clearTimeout(this.#idleTimer);
+    if (this.#closing) return undefined;
+    this.#abort.abort(new TaskError(`connect abandoned: ${why}`));
+    this.#closing = this.ready.then((c) => c.close(), () => {});
+    return this.#closing;
   }
 }
 
@@ -123,7 +197,7 @@ export class McpSessions {
   async listTools(server: McpServer, opts: UseOptions): Promise<McpTool[]> {
     return await this.use(server, "list tools", opts, async (s, conn) => {
       const tools = await listAll(conn, opts.signal, opts.timeoutMs ?? CALL_TIMEOUT_MS);
-      s.tools = new Map(tools.map((t) => [t.name, t]));
+      s.rememberTools(tools);
       return tools;
     });
   }
@@ -164,8 +238,7 @@ export class McpSessions {
       }
       if (opts.signal?.aborted) throw cancelled(server, what);
       const { session: s, reused } = this.acquire(server, opts);
-      s.users++;
-      clearTimeout(s.idleTimer);
+      s.hold();
       let entered = false;
       try {
         let conn: Connection;
@@ -208,21 +281,31 @@ export class McpSessions {
     }
     if (current) this.retire(current, current.key === key ? "policy changed" : "config changed");
     this.evictIdle(MAX_SESSIONS - 1);
-    const session = new Session(key, server, opts.policy, (s) => this.open(s, opts.cwd, s.policy));
+    const session = new Session(
+      key,
+      server,
+      opts.policy,
+      (s, signal) => this.open(s, opts.cwd, s.policy, signal),
+    );
     this.byName.set(server.name, session);
     return { session, reused: false };
   }
 
   /** Closes idle sessions, least recently used first, until at most `keep` remain. */
   private evictIdle(keep: number): void {
-    const idle = [...this.byName.values()].filter((s) => s.users === 0)
+    const idle = [...this.byName.values()].filter((s) => s.idle)
       .sort((a, b) => a.lastUsed - b.lastUsed);
     for (let excess = this.byName.size - keep; excess > 0 && idle.length > 0; excess--) {
       this.retire(idle.shift()!, "too many sessions");
     }
   }
 
-  private async open(s: Session, cwd: string, policy: Policy): Promise<Connection> {
+  private async open(
+    s: Session,
+    cwd: string,
+    policy: Policy,
+    signal: AbortSignal,
+  ): Promise<Connection> {
     this.log.info("MCP connecting to {server}", describeServer(s.server));
     try {
       const conn = await connect(s.server, {
@@ -230,7 +313,7 @@ export class McpSessions {
         cwd,
         log: this.log,
         timeoutMs: this.connectTimeoutMs,
-        signal: s.abort.signal,
+        signal,
       });
       this.log.info("MCP connected to {server} ({kind})", {
         server: s.server.name,
@@ -265,43 +348,28 @@ export class McpSessions {
     server: McpServer,
     signal?: AbortSignal,
   ): Promise<void> {
-    const key = server.transport === "sse" ? canonical(server.dynamicHeaders) : "{}";
-    while (s.running > 0 && s.headersKey !== key) await raceAbort(s.whenIdle(), signal);
-    s.headersKey = key;
+    await s.enter(server.transport === "sse" ? canonical(server.dynamicHeaders) : "{}", signal);
     if (server.transport === "sse") conn.setDynamicHeaders(server.dynamicHeaders);
-    s.running++;
   }
 
   private release(s: Session): void {
-    s.lastUsed = Date.now();
-    if (--s.users > 0) return;
-    if (s.retired) {
-      this.close(s, "retired");
-      return;
-    }
-    s.idleTimer = setTimeout(() => {
-      if (s.users === 0) this.retire(s, "idle");
-    }, this.idleMs);
+    if (!s.letGo()) return;
+    if (s.retired) this.close(s, "retired");
+    else s.closeWhenIdle(this.idleMs, () => this.retire(s, "idle"));
   }
 
   /** Takes the session out of the pool; it closes now, or when its last user leaves. */
   private retire(s: Session, why: string): void {
     if (this.byName.get(s.server.name) === s) this.byName.delete(s.server.name);
-    if (s.retired) return;
-    s.retired = true;
+    if (!s.retire()) return;
     this.log.debug("MCP session {server} retired: {why}", { server: s.server.name, why });
-    if (s.users === 0) this.close(s, why);
+    if (s.idle) this.close(s, why);
   }
 
   private close(s: Session, why: string): void {
-    s.retired = true;
-    clearTimeout(s.idleTimer);
-    if (s.closing) return;
-    s.abort.abort(new TaskError(`connect abandoned: ${why}`));
-    const closing = s.ready.then((c) => c.close(), () => {}).finally(() => {
-      this.closings.delete(closing);
-    });
-    s.closing = closing;
+    const closed = s.close(why);
+    if (!closed) return;
+    const closing = closed.finally(() => this.closings.delete(closing));
     this.closings.add(closing);
   }
 
@@ -313,8 +381,7 @@ export class McpSessions {
   ): Promise<Map<string, McpTool> | undefined> {
     if (!s.tools) {
       try {
-        const tools = await listAll(conn, opts.signal, opts.timeoutMs ?? CALL_TIMEOUT_MS);
-        s.tools = new Map(tools.map((t) => [t.name, t]));
+        s.rememberTools(await listAll(conn, opts.signal, opts.timeoutMs ?? CALL_TIMEOUT_MS));
       } catch {
         return undefined; // cannot tell: the tool's own error result stands
       }

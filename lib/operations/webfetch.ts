@@ -72,13 +72,8 @@ export async function fetchAndConvert(
   let content = text;
   if (html && format === "markdown") content = htmlToMarkdown(text, fetched.url);
   else if (html && format === "text") content = htmlToText(text, fetched.url);
-  const limited = await limitOutput(ctx.workspace, "webfetch", content);
-  return { content: limited.content, url: fetched.url.href, ...truncation(limited) };
-}
-
-function truncation(l: { truncated?: boolean; file_path?: string; total_size?: number }) {
-  const { truncated, file_path, total_size } = l;
-  return truncated ? { truncated, file_path, total_size } : {};
+  const { content: limited, ...truncation } = await limitOutput(ctx.workspace, "webfetch", content);
+  return { content: limited, url: fetched.url.href, ...truncation };
 }
 
 export function webfetchArgs(raw: unknown): WebfetchArgs {

@@ -7,6 +7,7 @@
  * connection's upgrade request and dialer), so what doctor says is what
  * `run` will meet.
  */
+import { withDeadline } from "../async/deadline.ts";
 import type { RunnerConfig } from "../config.ts";
 import type { RunSettings } from "../settings.ts";
 import { lintConfig } from "../policy/lint.ts";
@@ -273,13 +274,6 @@ async function withTimeout<T>(
   discard?: (late: T) => void,
 ): Promise<{ ok: true; value: T } | { ok: false; reason: string }> {
   let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<{ ok: false; reason: string }>((r) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      r({ ok: false, reason: `timed out after ${ms} ms` });
-    }, ms);
-  });
   const done = work.then(
     (value) => {
       if (timedOut) discard?.(value);
@@ -287,11 +281,10 @@ async function withTimeout<T>(
     },
     (err) => ({ ok: false as const, reason: osReason(err) }),
   );
-  try {
-    return await Promise.race([done, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return await withDeadline(done, ms, () => {
+    timedOut = true;
+    return { ok: false as const, reason: `timed out after ${ms} ms` };
+  });
 }
 
 /** Deno's resolver errors quote the whole query: the operator needs the gist. */

@@ -169,3 +169,40 @@ export function describeKernelRules(r: KernelRules): string[] {
   for (const n of r.notes) if (!lines.includes(`# ${n}`)) lines.push(`# ${n}`);
   return lines;
 }
+
+/**
+ * What `after` (the rules reloaded on SIGHUP) needs that the domain built
+ * from `before` (at start) does not allow. A Landlock domain can only be
+ * narrowed, never widened, so each of these stays refused by the kernel
+ * until the runner restarts: the reload says so instead of leaving the
+ * operator to find EACCES in a task's output.
+ */
+export function kernelRuleGaps(before: KernelRules, after: KernelRules): string[] {
+  const gaps: string[] = [];
+  if (before.execConfined) {
+    if (!after.execConfined) {
+      gaps.push(
+        "the new rules allow any program, but the kernel layer (fixed at start) executes " +
+          "only the programs the rules named then",
+      );
+    } else {
+      for (const f of after.exec) {
+        if (!beneathAny(f, before.exec)) {
+          gaps.push(`the kernel layer (fixed at start) does not let ${f} execute`);
+        }
+      }
+    }
+  }
+  for (const w of after.write) {
+    if (!beneathAny(w, before.write)) {
+      gaps.push(`the kernel layer (fixed at start) does not let programs write beneath ${w}`);
+    }
+  }
+  return gaps;
+}
+
+function beneathAny(path: string, roots: readonly string[]): boolean {
+  return roots.some((r) =>
+    r === "/" || path === r || path.startsWith(r.endsWith("/") ? r : `${r}/`)
+  );
+}

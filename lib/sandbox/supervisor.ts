@@ -17,10 +17,13 @@
  * execute only the programs the rules name. Under `deno run` and in a
  * compiled binary alike.
  *
- * The token reaches the child on its stdin pipe (first line), never in its
+ * The token reaches the child on its stdin pipe (the first line, with the
+ * resolved settings and config: lib/sandbox/handoff.ts), never in its
  * environment or argv, and both processes are made non-dumpable: no program
  * the runner starts can read it from /proc (docs/sandbox-layers.md).
  */
+import { delay } from "../async/delay.ts";
+import { Backoff } from "../wire/backoff.ts";
 import type { Logger } from "../deps.ts";
 import type { RunnerConfig } from "../config.ts";
 import { logger } from "../log.ts";
@@ -44,13 +47,9 @@ import {
   setNonDumpable,
 } from "./landlock.ts";
 import type { WorkerIn } from "./confined_spawn_worker.ts";
+import { SANDBOX_ENV } from "./handoff.ts";
 
-/**
- * Set in the sandboxed child's environment (to the supervisor's pid), so it
- * runs the runner instead of re-executing again. Commands never see it:
- * lib/bash/run.ts removes FLASHDUTY_* from their environment.
- */
-export const SANDBOX_ENV = "FLASHDUTY_RUNNER_SANDBOXED";
+export { SANDBOX_ENV };
 
 /** main.ts's exit code for a usage or config error: restarting cannot fix it. */
 export const USAGE_EXIT_CODE = 2;
@@ -94,8 +93,8 @@ export interface SuperviseOptions {
   maxRestarts?: number;
   /** Deno flags other than permissions for the child; default parentDenoFlags() */
   denoFlags?: string[];
-  /** handed to the child as the first line of its stdin; default empty */
-  token?: string;
+  /** handed to the child as the first line of its stdin (lib/sandbox/handoff.ts); default empty */
+  handoff?: string;
   /** confine the child with the kernel layer (started from a confined Worker thread) */
   kernel?: KernelRules;
   /** a compiled binary: the child is this executable with the runner's arguments */
@@ -127,7 +126,7 @@ function directLauncher(): Launcher {
       const child = new Deno.Command(spec.execPath, {
         args: spec.args,
         env: spec.env,
-        // Our pipe: the token, then EOF when we are gone (see watchSupervisor).
+        // Our pipe: the hand-off line, then EOF when we are gone (see watchSupervisor).
         stdin: "piped",
         stdout: "inherit",
         stderr: "inherit",
@@ -254,7 +253,8 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
 
   let child: Launched | undefined;
   let stopping: Deno.Signal | undefined;
-  let wake: (() => void) | undefined;
+  // a stop signal ends the wait before a restart at once
+  const stopWait = new AbortController();
   const onSignal = (sig: Deno.Signal) => () => {
     // SIGHUP is "reload the config" (lib/ops/reload.ts): passed on, not a stop.
     if (sig !== "SIGHUP") stopping ??= sig;
@@ -263,7 +263,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         child.kill(sig);
       } catch { /* it has just exited */ }
     }
-    if (sig !== "SIGHUP") wake?.();
+    if (sig !== "SIGHUP") stopWait.abort();
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
@@ -280,7 +280,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   log.debug("running the runner with Deno permissions {flags}", { flags: flags.join(" ") });
   for (const note of opts.permissions.notes) log.info("{note}", { note });
 
-  let delay = initialMs;
+  const backoff = new Backoff(initialMs, maxMs, false);
   let crashes = 0;
   try {
     while (true) {
@@ -290,7 +290,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         execPath,
         args: opts.standalone ? args : ["run", ...flags, mainModule, ...args],
         env,
-        stdinLine: opts.token ?? "",
+        stdinLine: opts.handoff ?? "",
       });
       log.debug("started the sandboxed runner, pid {pid}", { pid: child.pid });
       const status = await child.status;
@@ -300,10 +300,11 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
       if (status.code === USAGE_EXIT_CODE && !status.signal) return status.code;
 
       if (Date.now() - started >= stableMs) {
-        delay = initialMs;
+        backoff.reset();
         crashes = 0;
       }
       crashes++;
+      const delayMs = backoff.next();
       const how = status.signal
         ? `was killed by ${status.signal}`
         : `exited with code ${status.code}`;
@@ -318,21 +319,13 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         "the runner {how}; restarting in {seconds} s (crash {n} in a row). " +
           "If its last lines say NotCapable, the sandbox lacks a permission the runner " +
           "needs: confirm with --no-sandbox and report it",
-        { how, seconds: delay / 1000, n: crashes },
+        { how, seconds: delayMs / 1000, n: crashes },
       );
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await delay(delayMs, stopWait.signal);
       if (stopping) {
         log.info("{signal} while waiting to restart: stopped", { signal: stopping });
         return 0;
       }
-      delay = Math.min(delay * 2, maxMs);
     }
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
@@ -376,25 +369,6 @@ export function childArgs(args: readonly string[]): string[] {
   return out;
 }
 
-/**
- * In the supervised child: the token its supervisor wrote as the first line
- * of our stdin, or undefined when this process is not a supervised child.
- * Reads byte by byte up to the newline, leaving the rest of the pipe to
- * watchSupervisor.
- */
-export async function receiveToken(): Promise<string | undefined> {
-  if (readEnv(SANDBOX_ENV) !== String(Deno.ppid) || Deno.stdin.isTerminal()) return undefined;
-  const bytes: number[] = [];
-  const one = new Uint8Array(1);
-  while (bytes.length < 65_536) {
-    const n = await Deno.stdin.read(one);
-    if (n === null || one[0] === 0x0a) break;
-    if (n === 1) bytes.push(one[0]);
-  }
-  const token = new TextDecoder().decode(new Uint8Array(bytes));
-  return token === "" ? undefined : token;
-}
-
 /** Permission flags: the supervisor replaces all of them with the derived set. */
 const PERMISSION_FLAG = /^(-A|--allow-|--deny-|--no-prompt$|--allow-all$)/;
 
@@ -430,7 +404,7 @@ export function watchSupervisor(log: Logger = logger("sandbox")): void {
   (async () => {
     const buf = new Uint8Array(64);
     try {
-      while ((await Deno.stdin.read(buf)) !== null) { /* only the token line, read before */ }
+      while ((await Deno.stdin.read(buf)) !== null) { /* only the hand-off line, read before */ }
     } catch { /* a broken pipe is EOF too */ }
     log.error("the supervising process is gone; exiting");
     Deno.exit(1);
@@ -479,8 +453,8 @@ export interface EnterSandboxOptions {
   configPath?: string;
   workspace: string;
   platformUrl: string;
-  /** handed to the sandboxed child on its stdin */
-  token?: string;
+  /** handed to the sandboxed child on its stdin: its settings, token included, and config */
+  handoff?: string;
   /** `run --no-sandbox` */
   noSandbox?: boolean;
   /** what the operator's settings need (audit log, metrics, proxy, systemd notify) */
@@ -565,6 +539,33 @@ function confineThisThread(kernel: KernelRules, config: RunnerConfig, log: Logge
 }
 
 /**
+ * Whatever happens next, /proc/<pid>/environ and /mem of this process are
+ * closed to the programs it starts (root with CAP_SYS_PTRACE excepted), and
+ * the token, read by now, leaves the environment, and our own
+ * /proc/<pid>/environ too: non-dumpable does not stop root (CAP_SYS_PTRACE).
+ * Whether the process could be made non-dumpable.
+ */
+function closeProcToCommands(): boolean {
+  const nonDumpable = setNonDumpable();
+  if (!scrubEnv(ENV.token)) {
+    try {
+      Deno.env.delete(ENV.token);
+    } catch { /* no env permission for it: it cannot be set either */ }
+  }
+  return nonDumpable;
+}
+
+/**
+ * The supervised child's counterpart of enterSandbox (lib/sandbox/child.ts):
+ * its supervisor chose its flags and applied the kernel layer; it closes
+ * its /proc entries and exits when the supervisor is gone.
+ */
+export function enterSupervisedChild(log: Logger = logger("sandbox")): void {
+  closeProcToCommands();
+  watchSupervisor(log);
+}
+
+/**
  * The one call main.ts's `run` makes before serving. Resolves with an exit
  * code when this process supervised a sandboxed runner (exit with it), or
  * undefined when this process is to run the runner itself (the sandboxed
@@ -574,16 +575,7 @@ function confineThisThread(kernel: KernelRules, config: RunnerConfig, log: Logge
 export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | undefined> {
   const log = opts.log ?? logger("sandbox");
   const mode = sandboxMode(opts);
-  // Whatever happens next, /proc/<pid>/environ and /mem of this process are
-  // closed to the programs it starts (root with CAP_SYS_PTRACE excepted).
-  const nonDumpable = setNonDumpable();
-  // The token, read by now, leaves the environment, and our own
-  // /proc/<pid>/environ too: non-dumpable does not stop root (CAP_SYS_PTRACE).
-  if (!scrubEnv(ENV.token)) {
-    try {
-      Deno.env.delete(ENV.token);
-    } catch { /* no env permission for it: it cannot be set either */ }
-  }
+  const nonDumpable = closeProcToCommands();
   // Our supervisor chose our flags; re-deriving them here, under those
   // narrow flags, can see less (e.g. a program outside the read grant).
   if (mode === "sandboxed" && readEnv(SANDBOX_ENV) === String(Deno.ppid)) {
@@ -609,7 +601,7 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
       permissions: derived,
       args: opts.args ?? Deno.args,
       log,
-      token: opts.token,
+      handoff: opts.handoff,
       kernel,
       kernelRequired: opts.config.sandbox === "require",
       standalone,

@@ -18,3 +18,10 @@ Deno.test("backoff: full jitter under a ceiling that doubles up to the maximum, 
   const spread = new Set(Array.from({ length: 50 }, () => new Backoff(1000, 60_000).next()));
   expect(spread.size).toBeGreaterThan(10);
 });
+
+Deno.test("backoff without jitter: exactly the doubling ceiling (the supervisor's restarts)", () => {
+  const b = new Backoff(100, 1000, false);
+  expect(Array.from({ length: 6 }, () => b.next())).toEqual([100, 200, 400, 800, 1000, 1000]);
+  b.reset();
+  expect(b.next()).toBe(100);
+});

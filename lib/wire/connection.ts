@@ -1,4 +1,5 @@
 import { withDeadline } from "../async/deadline.ts";
+import { delay } from "../async/delay.ts";
 import type { Logger } from "../deps.ts";
 import { Backoff } from "./backoff.ts";
 import { Outbox, type Settled } from "./outbox.ts";
@@ -77,7 +78,8 @@ export class Connection {
   private _identity: WelcomePayload = { worknode_id: "", name: "", labels: [] };
   private socket?: Socket;
   private stopped = false;
-  private wake?: () => void;
+  /** aborted by stop(): ends a reconnect wait at once */
+  private readonly stopping = new AbortController();
   private loop?: Promise<void>;
   /** resolves when the current session ends (a fresh one per session) */
   private sessionEnded: Promise<void> = Promise.resolve();
@@ -117,7 +119,7 @@ export class Connection {
   /** Stops reconnecting and closes the socket; undelivered results stay in the outbox. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.stopping.abort();
     this.socket?.close(1000, "runner shutting down");
     this.closedByUs?.();
     await this.loop;
@@ -193,17 +195,6 @@ export class Connection {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
   private async run(): Promise<void> {
     const { log } = this.opts;
     const backoff = this.opts.backoff ?? new Backoff();
@@ -225,9 +216,9 @@ export class Connection {
         }
       }
       if (this.stopped) break;
-      const delay = backoff.next();
-      log.info("reconnecting in {delay_ms} ms", { delay_ms: delay });
-      await this.sleep(delay);
+      const delayMs = backoff.next();
+      log.info("reconnecting in {delay_ms} ms", { delay_ms: delayMs });
+      await delay(delayMs, this.stopping.signal);
     }
   }
 
