@@ -8,8 +8,37 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
+/**
+ * The descriptors of this process open on `pipe` ("pipe:[inode]"). Counted by
+ * identity, not by number: `deno task test` runs other modules in this process.
+ */
+function openOn(pipe: string): number[] {
+  const fds: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === pipe) fds.push(Number(e.name));
+    } catch {
+      // closed meanwhile (readDir's own descriptor, another module's file)
+    }
+  }
+  return fds;
+}
+
+/** The pipe a started program has as fd 1, once it has it; fd 2 must be the same one. */
+async function outputPipe(pid: number): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const out = Deno.readLinkSync(`/proc/${pid}/fd/1`);
+      if (out.startsWith("pipe:")) {
+        expect(Deno.readLinkSync(`/proc/${pid}/fd/2`)).toBe(out);
+        return out;
+      }
+    } catch {
+      // not there yet
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`no pipe on fd 1 of ${pid}`);
 }
 
 Deno.test({
@@ -45,7 +74,6 @@ Deno.test({
   ignore: !linux,
   async fn() {
     const tree = new ProcessTree();
-    const before = openFds();
     for (let i = 0; i < 20; i++) {
       const s = tree.spawn(
         "/bin/sh",
@@ -58,6 +86,8 @@ Deno.test({
         "sh",
         true,
       );
+      const pipe = await outputPipe(s.pid);
+      expect(openOn(pipe)).toHaveLength(1); // our read end; the write end went to the child
       if (i % 2 === 0) {
         // the reader stops: the read end closes, the writer gets SIGPIPE and ends
         const reader = s.child.stdout.getReader();
@@ -71,8 +101,8 @@ Deno.test({
       const status = await s.child.status;
       expect(status.signal).toBe(i % 2 === 0 ? "SIGPIPE" : "SIGKILL");
       tree.reap(s.pid);
+      expect(openOn(pipe)).toEqual([]);
     }
-    expect(openFds()).toBe(before);
   },
 });
 
@@ -80,12 +110,12 @@ Deno.test({
   name: "merged pipe: a pipe made but never used closes both ends",
   ignore: !linux,
   async fn() {
-    const before = openFds();
     const p = mergedPipe()!;
-    expect(openFds()).toBe(before + 2);
+    const pipe = Deno.readLinkSync(`/proc/self/fd/${p.writeFd}`);
+    expect(openOn(pipe)).toHaveLength(2);
     p.closeWrite();
     p.closeWrite(); // twice is harmless: the fd number may belong to someone else by now
     await p.readable.cancel();
-    expect(openFds()).toBe(before);
+    expect(openOn(pipe)).toEqual([]);
   },
 });
