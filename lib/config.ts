@@ -1,6 +1,7 @@
-import { parseYamlDocument } from "./deps.ts";
+import { parseYamlDocument } from "./deps/yaml.ts";
 import { compileUrlPolicy, UrlRuleError } from "./policy/url_policy.ts";
 import { osReason } from "./ops/startup_check.ts";
+import { UsageError } from "./settings.ts";
 
 /** One permission rule, in the order the file wrote it (order decides: last match wins). */
 export interface Rule {
@@ -47,7 +48,8 @@ export interface RunnerConfig {
 export const SANDBOX_SETTINGS = ["auto", "require", "off"] as const;
 export type SandboxSetting = typeof SANDBOX_SETTINGS[number];
 
-export class ConfigError extends Error {
+/** A bad config file: a usage error (one line, exit code 2; restarting cannot fix it). */
+export class ConfigError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";

@@ -5,14 +5,14 @@
 //
 // A module's imports are all evaluated when it is, so a barrel of every
 // package would load every package into every process (109 MB idle). This
-// file holds only what both the supervisor and the runner use at start; each
-// group in lib/deps/ is loaded by the code that needs it: the runner's wire
+// file holds only what both the supervisor and the runner use at start (the
+// logger); each group in lib/deps/ is loaded by the code that needs it: the
+// CLI (cli.ts: commander) and the config file's parser (yaml.ts) in the
+// process you start, never in the supervised runner child; the runner's wire
 // and task code (ws.ts, shell.ts, glob.ts, re2.ts) and, on the first task
 // that needs them, MCP (mcp.ts), webfetch's conversion (html.ts) and zip
 // extraction (zip.ts). Types are re-exported here: type imports load nothing.
 
-export { Command, CommanderError, Option } from "npm:commander@15.1.0";
-export { parse as parseYaml, parseDocument as parseYamlDocument } from "npm:yaml@2.9.1";
 export {
   configure as configureLogging,
   getLogger,

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { expect } from "./deps.ts";
-import { parseYaml } from "../lib/deps.ts";
+import { parseYaml } from "../lib/deps/yaml.ts";
 import { parseConfig } from "../lib/config.ts";
 import { compileFlags, TARGETS } from "../tools/compile.ts";
 

@@ -5,7 +5,7 @@
 import { TIMEOUTS, timeoutSeconds } from "../tasks/timeout.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationContext } from "../tasks/context.ts";
-import { limitOutput, readsSavedOutput } from "../tasks/output.ts";
+import { OutputSpool, readsSavedOutput } from "../tasks/output.ts";
 import type { BashResult } from "../wire/protocol.ts";
 import { describeDecision } from "../policy/rules.ts";
 import type { Workspace } from "../fs/workspace.ts";
@@ -69,8 +69,13 @@ export async function runBash(
   let why: "timeout" | "cancel" | undefined;
   const abandon = new AbortController();
   const room = ctx.outputRoom && (() => ctx.outputRoom!(abandon.signal));
-  const stdout = new Capture("stdout", ctx.output, undefined, room);
+  // stdout goes to the saved output's file as it arrives, unless the command
+  // reads a saved output (then it is not truncated again, and kept whole);
+  // stderr is carried whole by the result
+  const spool = readsSavedOutput(req.command) ? undefined : new OutputSpool(ws, "bash");
+  const stdout = new Capture("stdout", ctx.output, undefined, room, spool);
   const stderr = new Capture("stderr", ctx.output, undefined, room);
+
   const stop = (reason: "timeout" | "cancel") => {
     why ??= reason;
     void tree.killAll().then(() => abandon.abort());
@@ -122,6 +127,9 @@ export async function runBash(
         marker,
       });
     }
+  } catch (err) {
+    await spool?.discard(); // a task that fails leaves no saved output behind
+    throw err;
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
@@ -130,6 +138,7 @@ export async function runBash(
     if (tree.started > 0) await marker.sweep();
   }
   if (why || refused) await tree.killAll(); // let the SIGKILL round finish before reporting
+  if ((refused && !why) || why === "cancel") await spool?.discard();
   if (refused && !why) throw refused;
   if (why === "cancel") throw new TaskError("command cancelled");
   // What the platform gets as stderr: the capture's text, plus the timeout line when it fired.
@@ -138,10 +147,8 @@ export async function runBash(
     code = TIMEOUT_EXIT_CODE;
     stderrText = stderrText ? `${stderrText.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
   }
-  // limitOutput's Truncation fields are carried over as they are (grep and webfetch do the same)
-  const { content, ...truncation } = readsSavedOutput(req.command)
-    ? { content: stdout.text }
-    : await limitOutput(ws, "bash", stdout.text);
+  // the spool's Truncation fields are carried over as they are (grep and webfetch do the same)
+  const { content, ...truncation } = spool ? await spool.finish() : { content: stdout.text };
   return { stdout: content, stderr: stderrText, exit_code: code, ...truncation };
 }
 

@@ -11,7 +11,7 @@
  * so at warn.
  */
 import type { Logger } from "../deps.ts";
-import { loadConfig, type RunnerConfig } from "../config.ts";
+import type { RunnerConfig } from "../config.ts";
 import { compilePolicy, type Policy } from "../policy/mod.ts";
 
 /** What a reload swaps: the one place the current rules live (lib/runner.ts). */
@@ -52,6 +52,9 @@ export async function reloadConfig(opts: ReloadOptions): Promise<boolean> {
   let config: RunnerConfig;
   let policy: Policy;
   try {
+    // The YAML parser loads here, on the first reload: the supervised runner
+    // child got its config already parsed (lib/sandbox/handoff.ts).
+    const { loadConfig } = await import("../config.ts");
     config = await loadConfig(path);
     policy = compilePolicy(config);
   } catch (err) {

@@ -98,6 +98,16 @@ export function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, " ").trim();
 }
 
+/**
+ * What the CLI and the supervised child do with an error that ends the
+ * process: print it as one line; exit 2 for a usage or config error
+ * (restarting cannot fix it, and the supervisor does not), else 1.
+ */
+export function fatal(err: unknown): number {
+  console.error(`flashduty-runner: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+  return err instanceof UsageError ? 2 : 1;
+}
+
 /** The audit log must open for appending at start (one line, exit 2), not fail on the first task. */
 export async function checkAuditLog(path: string): Promise<void> {
   try {

@@ -17,7 +17,8 @@
  * execute only the programs the rules name. Under `deno run` and in a
  * compiled binary alike.
  *
- * The token reaches the child on its stdin pipe (first line), never in its
+ * The token reaches the child on its stdin pipe (the first line, with the
+ * resolved settings and config: lib/sandbox/handoff.ts), never in its
  * environment or argv, and both processes are made non-dumpable: no program
  * the runner starts can read it from /proc (docs/sandbox-layers.md).
  */
@@ -46,13 +47,9 @@ import {
   setNonDumpable,
 } from "./landlock.ts";
 import type { WorkerIn } from "./confined_spawn_worker.ts";
+import { SANDBOX_ENV } from "./handoff.ts";
 
-/**
- * Set in the sandboxed child's environment (to the supervisor's pid), so it
- * runs the runner instead of re-executing again. Commands never see it:
- * lib/bash/run.ts removes FLASHDUTY_* from their environment.
- */
-export const SANDBOX_ENV = "FLASHDUTY_RUNNER_SANDBOXED";
+export { SANDBOX_ENV };
 
 /** main.ts's exit code for a usage or config error: restarting cannot fix it. */
 export const USAGE_EXIT_CODE = 2;
@@ -96,8 +93,8 @@ export interface SuperviseOptions {
   maxRestarts?: number;
   /** Deno flags other than permissions for the child; default parentDenoFlags() */
   denoFlags?: string[];
-  /** handed to the child as the first line of its stdin; default empty */
-  token?: string;
+  /** handed to the child as the first line of its stdin (lib/sandbox/handoff.ts); default empty */
+  handoff?: string;
   /** confine the child with the kernel layer (started from a confined Worker thread) */
   kernel?: KernelRules;
   /** a compiled binary: the child is this executable with the runner's arguments */
@@ -129,7 +126,7 @@ function directLauncher(): Launcher {
       const child = new Deno.Command(spec.execPath, {
         args: spec.args,
         env: spec.env,
-        // Our pipe: the token, then EOF when we are gone (see watchSupervisor).
+        // Our pipe: the hand-off line, then EOF when we are gone (see watchSupervisor).
         stdin: "piped",
         stdout: "inherit",
         stderr: "inherit",
@@ -293,7 +290,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
         execPath,
         args: opts.standalone ? args : ["run", ...flags, mainModule, ...args],
         env,
-        stdinLine: opts.token ?? "",
+        stdinLine: opts.handoff ?? "",
       });
       log.debug("started the sandboxed runner, pid {pid}", { pid: child.pid });
       const status = await child.status;
@@ -372,25 +369,6 @@ export function childArgs(args: readonly string[]): string[] {
   return out;
 }
 
-/**
- * In the supervised child: the token its supervisor wrote as the first line
- * of our stdin, or undefined when this process is not a supervised child.
- * Reads byte by byte up to the newline, leaving the rest of the pipe to
- * watchSupervisor.
- */
-export async function receiveToken(): Promise<string | undefined> {
-  if (readEnv(SANDBOX_ENV) !== String(Deno.ppid) || Deno.stdin.isTerminal()) return undefined;
-  const bytes: number[] = [];
-  const one = new Uint8Array(1);
-  while (bytes.length < 65_536) {
-    const n = await Deno.stdin.read(one);
-    if (n === null || one[0] === 0x0a) break;
-    if (n === 1) bytes.push(one[0]);
-  }
-  const token = new TextDecoder().decode(new Uint8Array(bytes));
-  return token === "" ? undefined : token;
-}
-
 /** Permission flags: the supervisor replaces all of them with the derived set. */
 const PERMISSION_FLAG = /^(-A|--allow-|--deny-|--no-prompt$|--allow-all$)/;
 
@@ -426,7 +404,7 @@ export function watchSupervisor(log: Logger = logger("sandbox")): void {
   (async () => {
     const buf = new Uint8Array(64);
     try {
-      while ((await Deno.stdin.read(buf)) !== null) { /* only the token line, read before */ }
+      while ((await Deno.stdin.read(buf)) !== null) { /* only the hand-off line, read before */ }
     } catch { /* a broken pipe is EOF too */ }
     log.error("the supervising process is gone; exiting");
     Deno.exit(1);
@@ -475,8 +453,8 @@ export interface EnterSandboxOptions {
   configPath?: string;
   workspace: string;
   platformUrl: string;
-  /** handed to the sandboxed child on its stdin */
-  token?: string;
+  /** handed to the sandboxed child on its stdin: its settings, token included, and config */
+  handoff?: string;
   /** `run --no-sandbox` */
   noSandbox?: boolean;
   /** what the operator's settings need (audit log, metrics, proxy, systemd notify) */
@@ -561,6 +539,33 @@ function confineThisThread(kernel: KernelRules, config: RunnerConfig, log: Logge
 }
 
 /**
+ * Whatever happens next, /proc/<pid>/environ and /mem of this process are
+ * closed to the programs it starts (root with CAP_SYS_PTRACE excepted), and
+ * the token, read by now, leaves the environment, and our own
+ * /proc/<pid>/environ too: non-dumpable does not stop root (CAP_SYS_PTRACE).
+ * Whether the process could be made non-dumpable.
+ */
+function closeProcToCommands(): boolean {
+  const nonDumpable = setNonDumpable();
+  if (!scrubEnv(ENV.token)) {
+    try {
+      Deno.env.delete(ENV.token);
+    } catch { /* no env permission for it: it cannot be set either */ }
+  }
+  return nonDumpable;
+}
+
+/**
+ * The supervised child's counterpart of enterSandbox (lib/sandbox/child.ts):
+ * its supervisor chose its flags and applied the kernel layer; it closes
+ * its /proc entries and exits when the supervisor is gone.
+ */
+export function enterSupervisedChild(log: Logger = logger("sandbox")): void {
+  closeProcToCommands();
+  watchSupervisor(log);
+}
+
+/**
  * The one call main.ts's `run` makes before serving. Resolves with an exit
  * code when this process supervised a sandboxed runner (exit with it), or
  * undefined when this process is to run the runner itself (the sandboxed
@@ -570,16 +575,7 @@ function confineThisThread(kernel: KernelRules, config: RunnerConfig, log: Logge
 export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | undefined> {
   const log = opts.log ?? logger("sandbox");
   const mode = sandboxMode(opts);
-  // Whatever happens next, /proc/<pid>/environ and /mem of this process are
-  // closed to the programs it starts (root with CAP_SYS_PTRACE excepted).
-  const nonDumpable = setNonDumpable();
-  // The token, read by now, leaves the environment, and our own
-  // /proc/<pid>/environ too: non-dumpable does not stop root (CAP_SYS_PTRACE).
-  if (!scrubEnv(ENV.token)) {
-    try {
-      Deno.env.delete(ENV.token);
-    } catch { /* no env permission for it: it cannot be set either */ }
-  }
+  const nonDumpable = closeProcToCommands();
   // Our supervisor chose our flags; re-deriving them here, under those
   // narrow flags, can see less (e.g. a program outside the read grant).
   if (mode === "sandboxed" && readEnv(SANDBOX_ENV) === String(Deno.ppid)) {
@@ -605,7 +601,7 @@ export async function enterSandbox(opts: EnterSandboxOptions): Promise<number | 
       permissions: derived,
       args: opts.args ?? Deno.args,
       log,
-      token: opts.token,
+      handoff: opts.handoff,
       kernel,
       kernelRequired: opts.config.sandbox === "require",
       standalone,

@@ -1,0 +1,67 @@
+/**
+ * The supervised runner child loads neither the CLI parser (commander) nor
+ * the YAML parser: its supervisor hands it the parsed settings and config
+ * (lib/sandbox/handoff.ts). A guard on the modules the child evaluates at
+ * start: main.ts's and lib/sandbox/child.ts's static imports (Deno
+ * evaluates a dynamic import only when it runs). The CLI's graph is the
+ * control: the same walk must find both parsers there.
+ */
+import { fileURLToPath } from "node:url";
+import { expect } from "./deps.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+interface Info {
+  roots: string[];
+  modules: {
+    specifier: string;
+    kind?: string;
+    dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+  }[];
+}
+
+/** Every module `entry` imports statically, transitively (npm packages by their specifier). */
+async function staticGraph(entry: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  expect(out.success).toBe(true);
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as Info;
+  const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const todo = [...info.roots];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpecifier.get(s)?.dependencies ?? []) {
+      if (d.code && !d.isDynamic) todo.push(d.code.specifier);
+    }
+  }
+  return [...seen].map((s) =>
+    s.startsWith(`file://${ROOT}`) ? s.slice(`file://${ROOT}`.length) : s
+  );
+}
+
+const PARSERS = /^npm:(commander|yaml)@/;
+
+Deno.test("the supervised child's start-up modules hold no CLI or YAML parser", async () => {
+  const loaded = [
+    ...await staticGraph("main.ts"),
+    ...await staticGraph("lib/sandbox/child.ts"),
+  ];
+  expect(loaded).toContain("lib/runner.ts");
+  expect(loaded.filter((s) => PARSERS.test(s))).toEqual([]);
+  expect(loaded).not.toContain("lib/cli.ts");
+  expect(loaded).not.toContain("lib/config.ts");
+  expect(loaded).not.toContain("lib/deps/yaml.ts");
+});
+
+Deno.test("control: the same walk finds both parsers in the CLI's modules", async () => {
+  const cli = await staticGraph("lib/cli.ts");
+  expect(cli.filter((s) => PARSERS.test(s)).map((s) => s.replace(/@.*/, "")).sort())
+    .toEqual(["npm:commander", "npm:yaml"]);
+});
