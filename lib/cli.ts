@@ -71,17 +71,18 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);
       await setupLogging(settings.logLevel, settings.logFormat);
+      // Every start-up problem is one line and exit code 2, before any supervising.
+      await checkWorkspace(settings.workspace);
+      if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
       if (flags.token !== undefined) {
-        // The process's own command line: readable by every local user for as long as it runs.
+        // After the start-up checks, whose failures stay one line. A process's
+        // command line is readable by every local user for as long as it runs.
         logger("runner").warn(
           "the token was given with --token: every user of this host can read it in `ps` " +
             "while the runner runs; use --token-file FILE, {env} or systemd's LoadCredential=",
           { env: ENV.token },
         );
       }
-      // Every start-up problem is one line and exit code 2, before any supervising.
-      await checkWorkspace(settings.workspace);
-      if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
         config,
