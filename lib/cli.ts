@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from "./deps/cli.ts";
 import { emptyConfig, loadConfig, type RunnerConfig } from "./config.ts";
-import { setupLogging } from "./log.ts";
+import { logger, setupLogging } from "./log.ts";
 import {
   DEFAULT_URL,
   defaultWorkspace,
@@ -71,6 +71,14 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);
       await setupLogging(settings.logLevel, settings.logFormat);
+      if (flags.token !== undefined) {
+        // The process's own command line: readable by every local user for as long as it runs.
+        logger("runner").warn(
+          "the token was given with --token: every user of this host can read it in `ps` " +
+            "while the runner runs; use --token-file FILE, {env} or systemd's LoadCredential=",
+          { env: ENV.token },
+        );
+      }
       // Every start-up problem is one line and exit code 2, before any supervising.
       await checkWorkspace(settings.workspace);
       if (settings.auditLog) await checkAuditLog(settings.auditLog.path);

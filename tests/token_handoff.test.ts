@@ -107,6 +107,7 @@ for (const how of ["env", "file", "credential"] as const) {
           expect(seen).toContain("FLASHDUTY_RUNNER_SANDBOXED"); // the child's environ was read
           expect(seen.includes(TOKEN)).toBe(false);
           if (landlock) expect(runner.logs()).toContain("kernel layer (Landlock) on");
+          expect(runner.logs()).not.toContain("the token was given with --token");
         });
       } finally {
         decoy.kill("SIGKILL");
@@ -115,3 +116,18 @@ for (const how of ["env", "file", "credential"] as const) {
     },
   });
 }
+
+Deno.test("token (--token): works, and the log says the command line shows it to every user", async () => {
+  const sim = await PlatformSimulator.start({ token: TOKEN });
+  const runner = await startRunner({ url: sim.url, token: TOKEN, config: CONFIG });
+  try {
+    await sim.waitFor((e) => e.type === "heartbeat", 60_000);
+    expect(runner.logs()).toMatch(
+      /WARN .*the token was given with --token: every user of this host can read it in `ps`/,
+    );
+    expect(runner.logs()).not.toContain(TOKEN);
+  } finally {
+    await runner.stop();
+    await sim.close();
+  }
+});
