@@ -71,6 +71,10 @@ function buildCli(): Command {
       const config = await readConfig(flags.config);
       const settings = resolveSettings(flags, readEnv, config);
       await setupLogging(settings.logLevel, settings.logFormat);
+      // Every start-up problem is one line and exit code 2, before any supervising.
+      await checkWorkspace(settings.workspace);
+      if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
+      // After the checks: a start-up problem stays the one line on stderr.
       if (flags.token !== undefined) {
         // The process's own command line: readable by every local user for as long as it runs.
         logger("runner").warn(
@@ -79,9 +83,6 @@ function buildCli(): Command {
           { env: ENV.token },
         );
       }
-      // Every start-up problem is one line and exit code 2, before any supervising.
-      await checkWorkspace(settings.workspace);
-      if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
       // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
       const supervised = await enterSandbox({
         config,
