@@ -399,6 +399,22 @@ try {
           baseline: { name: "bare spawn + echo", value: p50(f) },
           goal: "<= 1.3x",
           met: p50(r) <= 1.3 * p50(f),
+          note: "`true` is a builtin of the runner's interpreter: nothing is spawned",
+        });
+        // The same with a program started: the spawn, the reap and the marker sweep.
+        const seq = expectOk(await platform.request("bash", { command: "seq 1 1" }), "bash seq");
+        if (seq.stdout !== "1\n") throw new Error(`bash seq 1 1: ${JSON.stringify(seq)}`);
+        const s = await timeEach(opts.bashRuns, async () => {
+          expectOk(await platform.request("bash", { command: "seq 1 1" }), "bash seq");
+        });
+        figure({
+          name: `bash seq 1 1 round trip p50 (${opts.bashRuns} runs)`,
+          value: p50(s),
+          unit: "ms",
+          baseline: { name: "bare spawn + echo", value: p50(f) },
+          goal: "<= 1.3x",
+          met: p50(s) <= 1.3 * p50(f),
+          note: "a program is spawned (as the floor spawns `true`)",
         });
       }
     } finally {

@@ -19,7 +19,40 @@ import {
 import { runBash } from "../lib/bash/run.ts";
 import { context } from "./bash_support.ts";
 
+/**
+ * A program that alternates stdout and stderr lines, `n` of each (sh's echo
+ * writes each line at once). Under one pipe their order is the program's;
+ * two pipes merged by the runner reorder them.
+ */
+const alternate = (n: number) =>
+  `sh -c 'i=0; while [ $i -lt ${n} ]; do echo out$i; echo err$i >&2; i=$((i+1)); done'`;
+
 const CASES: Record<string, string[]> = {
+  "2>&1 into one destination keeps the program's order": [
+    `${alternate(300)} 2>&1`,
+    `${alternate(300)} 2>&1 | cat`,
+    `${alternate(300)} |& cat`,
+    `${alternate(300)} 2>&1 | tail -n 100`,
+    `{ ${alternate(300)}; } 2>&1`,
+    `( ${alternate(300)} ) 2>&1 | cat`,
+    `{ ${alternate(300)} >&2; } 2>&1 | cat`,
+    `${alternate(300)} >&2 |& cat`,
+    `${alternate(300)} > both.txt 2>&1; cat both.txt`,
+    `${alternate(300)} &> both.txt; cat both.txt`,
+    // stderr to the capture, stdout to the file: two destinations, each in order
+    `${alternate(300)} 2>&1 > only.txt; cat only.txt`,
+    `echo x=$(${alternate(300)} 2>&1)`,
+    "ls data nope 2>&1; ls nope data 2>&1 | cat",
+    // the reader stops: the one pipe closes and the writer ends on SIGPIPE, as under bash
+    "sh -c 'while :; do echo y; echo n >&2; done' 2>&1 | head -n 3",
+    // `|&` joins stderr after the command's own redirects, as bash does
+    `${alternate(3)} 2>/dev/null |& cat`,
+    // more than a pipe holds (64 KiB), counted (the capture would save it to a file):
+    // with digits dropped, every line differs from the one before only in this order
+    `${alternate(5000)} 2>&1 | tr -d 0-9 | uniq | wc -l`,
+    `${alternate(5000)} > big.txt 2>&1; tr -d 0-9 < big.txt | uniq | wc -l`,
+    `x=$(${alternate(5000)} 2>&1); echo "$x" | tr -d 0-9 | uniq | wc -l`,
+  ],
   "issue 10 wrong answers": [
     "cd var/log && ls *.log",
     "cd var/log && grep -i error *.log | tail -5",

@@ -88,6 +88,14 @@ Deno.test({
       );
       const piped = await ok("bash", { command: "cat logs/app.log | grep -c e" });
       expect(piped).toMatchObject({ stdout: "2\n", exit_code: 0 }); // "error" and "end"
+      // restricted mode's `2>&1` is one pipe under the narrowed grants too (FFI pipe2):
+      // each of cat's error lines comes between two copies, where cat wrote it
+      const merged = await ok("bash", {
+        command: "cat logs/app.log nope logs/app.log nope logs/app.log nope logs/app.log 2>&1",
+      });
+      const copy = "start\nerror: disk full\nend\n";
+      const err = "cat: nope: No such file or directory\n";
+      expect(merged.stdout).toBe([copy, copy, copy, copy].join(err));
       const uname = await ok("bash", { command: "uname -s" });
       expect(uname.stdout).toBe(`${Deno.build.os === "linux" ? "Linux" : "Darwin"}\n`);
       // a timed-out command's process group is stopped (Deno.kill cannot under a run list)

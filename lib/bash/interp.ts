@@ -113,6 +113,11 @@ interface IO {
   stdin: Input;
   stdout: Sink;
   stderr: Sink;
+  /**
+   * `a |& b`: stderr joins stdout after the command's own redirects, as bash
+   * adds that `2>&1` after them (`a 2>/dev/null |& b` still pipes stderr).
+   */
+  stderrJoinsStdout?: boolean;
 }
 
 /** Builtins bash has that the interpreter does not run: refused by name. */
@@ -415,8 +420,7 @@ export class Interpreter {
     const stages = cmds.map(async (cmd, j) => {
       const src = j > 0 ? new Source(pipes[j - 1].readable) : undefined;
       const out: Sink = j < k - 1 ? pipes[j] : io.stdout;
-      const err: Sink = j < k - 1 && toPipe[j] ? pipes[j] : io.stderr;
-      const holds = [out.writer(), ...(err !== io.stderr ? [err.writer()] : [])];
+      const holds = [out.writer()];
       try {
         // Every stage runs in a subshell, as in bash (no lastpipe).
         return await this.guarded(
@@ -424,7 +428,8 @@ export class Interpreter {
             this.exec(cmd, this.fork(st), {
               stdin: src ? { kind: "src", src } : io.stdin,
               stdout: out,
-              stderr: err,
+              stderr: io.stderr,
+              stderrJoinsStdout: j < k - 1 && toPipe[j],
             }),
           io,
         );
@@ -798,7 +803,10 @@ export class Interpreter {
     io: IO,
     body: (io: IO) => Promise<number>,
   ): Promise<number> {
-    if (redirs.length === 0) return await body(io);
+    const join = io.stderrJoinsStdout === true;
+    if (join) io = { ...io, stderrJoinsStdout: false };
+    const last = (cur: IO): IO => join ? { ...cur, stderr: cur.stdout } : cur;
+    if (redirs.length === 0) return await body(last(io));
     const cleanups: (() => Promise<void> | void)[] = [];
     let cur: IO = { ...io };
     try {
@@ -810,7 +818,7 @@ export class Interpreter {
         }
         cur = next;
       }
-      return await body(cur);
+      return await body(last(cur));
     } finally {
       for (const c of cleanups.reverse()) await c();
     }
@@ -993,17 +1001,25 @@ export class Interpreter {
     }
     const useOut = !(io.stdout instanceof Discard);
     const useErr = !(io.stderr instanceof Discard);
+    // One destination for both (`2>&1`, `|&`, `&>`, `>f 2>&1`): one pipe, so
+    // the program's stdout and stderr keep the order it wrote them in.
+    const merge = useOut && io.stdout === io.stderr;
     let s;
     try {
-      s = this.o.tree.spawn(program, {
-        args: argv.slice(1),
-        cwd,
-        clearEnv: true,
-        env,
-        stdin: stdin ? "piped" : "null",
-        stdout: useOut ? "piped" : "null",
-        stderr: useErr ? "piped" : "null",
-      }, name);
+      s = this.o.tree.spawn(
+        program,
+        {
+          args: argv.slice(1),
+          cwd,
+          clearEnv: true,
+          env,
+          stdin: stdin ? "piped" : "null",
+          stdout: useOut ? "piped" : "null",
+          stderr: useErr ? "piped" : "null",
+        },
+        name,
+        merge,
+      );
     } catch (err) {
       const denied = err instanceof Deno.errors.PermissionDenied ||
         err instanceof Deno.errors.NotCapable;
@@ -1014,7 +1030,7 @@ export class Interpreter {
     if (stdin) void stdin.feed(s.child.stdin);
     const pumps: Promise<void>[] = [];
     if (useOut) pumps.push(pump(s.child.stdout, io.stdout.writer(), this.o.abandon));
-    if (useErr) pumps.push(pump(s.child.stderr, io.stderr.writer(), this.o.abandon));
+    if (useErr && !s.merged) pumps.push(pump(s.child.stderr, io.stderr.writer(), this.o.abandon));
     let timedOut = false;
     const timers: ReturnType<typeof setTimeout>[] = [];
     if (timeout) {

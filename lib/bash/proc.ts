@@ -15,6 +15,7 @@ import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { descendants, killAll, type ProcessId } from "../proc/process_tree.ts";
 import { sendSignal } from "../proc/signal.ts";
+import { type MergedPipe, mergedPipe } from "../proc/spawn_merged.ts";
 
 export const KILL_GRACE_MS = 2_000;
 
@@ -31,25 +32,43 @@ export interface Child {
 export interface Started {
   child: Child;
   pid: number;
+  /** stdout and stderr are one pipe, read as `child.stdout` (`child.stderr` is empty) */
+  merged: boolean;
 }
 
 /** The live process groups of one task; kills them all on timeout or cancel. */
 export class ProcessTree {
   private readonly groups = new Map<number, Promise<Deno.CommandStatus>>();
   private killing: Promise<void> | undefined;
+  #started = 0;
+
+  /** Programs started (or tried): while none was, no process can carry the task's marker. */
+  get started(): number {
+    return this.#started;
+  }
 
   /**
    * Starts `program` as the leader of a new process group. Throws as Deno.Command does.
    * With `argv0`, the program sees that as its name (`ls`, as typed) while the
    * resolved path is what runs: Deno.Command cannot do that, node:child_process can.
+   * With `mergeOutput` (stdout and stderr go to one destination), both are one
+   * OS pipe, so their order is the program's (lib/proc/spawn_merged.ts); where
+   * that pipe cannot be made, they stay two pipes and `merged` says false.
    */
-  spawn(program: string, options: Deno.CommandOptions, argv0?: string): Started {
+  spawn(
+    program: string,
+    options: Deno.CommandOptions,
+    argv0?: string,
+    mergeOutput = false,
+  ): Started {
     if (this.killing) throw new Deno.errors.Interrupted("the command is being stopped");
-    const child = argv0 === undefined || argv0 === program
-      ? new Deno.Command(program, { ...options, detached: true }).spawn()
-      : spawnNamed(program, argv0, options);
+    this.#started++; // before the attempt: a start that throws half way is still swept
+    const pipe = mergeOutput ? mergedPipe() : undefined;
+    const child = pipe || (argv0 !== undefined && argv0 !== program)
+      ? spawnNamed(program, argv0 ?? program, options, pipe)
+      : new Deno.Command(program, { ...options, detached: true }).spawn();
     this.groups.set(child.pid, child.status);
-    return { child, pid: child.pid };
+    return { child, pid: child.pid, merged: pipe !== undefined };
   }
 
   /**
@@ -88,21 +107,41 @@ function signal(pid: number, sig: Deno.Signal): void {
   }
 }
 
-/** node:child_process's spawn, which takes argv0, behind the Child interface. */
-function spawnNamed(program: string, argv0: string, o: Deno.CommandOptions): Child {
+/**
+ * node:child_process's spawn, which takes argv0 and raw fds, behind the Child
+ * interface. With `pipe`, its write end is the program's fd 1 and fd 2.
+ */
+function spawnNamed(
+  program: string,
+  argv0: string,
+  o: Deno.CommandOptions,
+  pipe?: MergedPipe,
+): Child {
   const mode = (m: string | undefined) =>
     m === "piped" ? "pipe" : m === "inherit" ? "inherit" : "ignore";
   const env = o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env };
-  const cp = nodeSpawn(program, o.args ?? [], {
-    argv0,
-    cwd: o.cwd === undefined ? undefined : String(o.cwd),
-    env,
-    detached: true,
-    stdio: [mode(o.stdin), mode(o.stdout), mode(o.stderr)],
-  });
+  let cp;
+  try {
+    cp = nodeSpawn(program, o.args ?? [], {
+      argv0,
+      cwd: o.cwd === undefined ? undefined : String(o.cwd),
+      env,
+      detached: true,
+      stdio: pipe
+        ? [mode(o.stdin), pipe.writeFd, pipe.writeFd]
+        : [mode(o.stdin), mode(o.stdout), mode(o.stderr)],
+    });
+  } catch (err) {
+    void pipe?.readable.cancel();
+    throw err;
+  } finally {
+    // The child has its own copies now: ours would keep end-of-file from coming.
+    pipe?.closeWrite();
+  }
   // A failed start is reported as an "error" event on the next tick: listen before anything else.
   cp.on("error", () => {});
   if (cp.pid === undefined) {
+    void pipe?.readable.cancel();
     throw new Deno.errors.NotFound(
       `failed to start ${program} (e.g. the argument list is too long)`,
     );
@@ -119,7 +158,7 @@ function spawnNamed(program: string, argv0: string, o: Deno.CommandOptions): Chi
   return {
     pid: cp.pid,
     stdin: cp.stdin ? writable(cp.stdin) : new WritableStream(),
-    stdout: cp.stdout ? readable(cp.stdout) : none(),
+    stdout: pipe ? pipe.readable : cp.stdout ? readable(cp.stdout) : none(),
     stderr: cp.stderr ? readable(cp.stderr) : none(),
     status,
   };

@@ -5,7 +5,7 @@
 import { TIMEOUTS, timeoutSeconds } from "../tasks/timeout.ts";
 import { TaskError } from "../tasks/errors.ts";
 import type { OperationContext } from "../tasks/context.ts";
-import { limitOutput, readsSavedOutput } from "../tasks/output.ts";
+import { OutputSpool, readsSavedOutput } from "../tasks/output.ts";
 import type { BashResult } from "../wire/protocol.ts";
 import { describeDecision } from "../policy/rules.ts";
 import type { Workspace } from "../fs/workspace.ts";
@@ -49,7 +49,7 @@ export async function runBash(
   const cwd = await workdir(ws, req.workdir);
   // every process of this task carries the marker, however it detaches (lib/proc/task_marker.ts)
   const marker = new TaskMarker();
-  const env = marker.mark(hooks.env ?? childEnv({ TMPDIR: await commandTmpDir(ws.root) }));
+  const env = marker.mark(hooks.env ?? childEnv({ TMPDIR: commandTmpDir(ws.root) }));
   const plan = planCommand(ctx.policy.command, req.command, { env, cwd });
   hooks.onPlan?.(plan);
   for (const c of plan.checks) {
@@ -69,8 +69,13 @@ export async function runBash(
   let why: "timeout" | "cancel" | undefined;
   const abandon = new AbortController();
   const room = ctx.outputRoom && (() => ctx.outputRoom!(abandon.signal));
-  const stdout = new Capture("stdout", ctx.output, undefined, room);
+  // stdout goes to the saved output's file as it arrives, unless the command
+  // reads a saved output (then it is not truncated again, and kept whole);
+  // stderr is carried whole by the result
+  const spool = readsSavedOutput(req.command) ? undefined : new OutputSpool(ws, "bash");
+  const stdout = new Capture("stdout", ctx.output, undefined, room, spool);
   const stderr = new Capture("stderr", ctx.output, undefined, room);
+
   const stop = (reason: "timeout" | "cancel") => {
     why ??= reason;
     void tree.killAll().then(() => abandon.abort());
@@ -78,7 +83,10 @@ export async function runBash(
   const timer = setTimeout(() => stop("timeout"), seconds * 1000);
   const onAbort = () => stop("cancel");
   ctx.signal.addEventListener("abort", onAbort);
-  const searchPath = programSearchPath(env.PATH, ws.root);
+  // PATH's directories (a realpath each), found when the first program is looked up: a
+  // command of builtins alone needs none
+  let dirs: string[] | undefined;
+  const searchPath = () => dirs ??= programSearchPath(env.PATH, ws.root);
   let code: number;
   let refused: TaskError | undefined;
   try {
@@ -87,7 +95,9 @@ export async function runBash(
         policy: ctx.policy.command,
         workspace: ws,
         env,
-        searchPath,
+        get searchPath() {
+          return searchPath();
+        },
         tree,
         stdout,
         stderr,
@@ -108,7 +118,7 @@ export async function runBash(
       code = await runTrusted(req.command, {
         cwd,
         env,
-        searchPath,
+        searchPath: searchPath(),
         ws,
         tree,
         stdout,
@@ -117,12 +127,18 @@ export async function runBash(
         marker,
       });
     }
+  } catch (err) {
+    await spool?.discard(); // a task that fails leaves no saved output behind
+    throw err;
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
-    await marker.sweep();
+    // The marker is in no process when nothing started (builtins only, or
+    // refused): the scan of every process would find nobody.
+    if (tree.started > 0) await marker.sweep();
   }
   if (why || refused) await tree.killAll(); // let the SIGKILL round finish before reporting
+  if ((refused && !why) || why === "cancel") await spool?.discard();
   if (refused && !why) throw refused;
   if (why === "cancel") throw new TaskError("command cancelled");
   // What the platform gets as stderr: the capture's text, plus the timeout line when it fired.
@@ -131,10 +147,8 @@ export async function runBash(
     code = TIMEOUT_EXIT_CODE;
     stderrText = stderrText ? `${stderrText.replace(/\n?$/, "\n")}${TIMED_OUT}` : TIMED_OUT;
   }
-  // limitOutput's Truncation fields are carried over as they are (grep and webfetch do the same)
-  const { content, ...truncation } = readsSavedOutput(req.command)
-    ? { content: stdout.text }
-    : await limitOutput(ws, "bash", stdout.text);
+  // the spool's Truncation fields are carried over as they are (grep and webfetch do the same)
+  const { content, ...truncation } = spool ? await spool.finish() : { content: stdout.text };
   return { stdout: content, stderr: stderrText, exit_code: code, ...truncation };
 }
 
@@ -142,7 +156,8 @@ async function workdir(ws: Workspace, dir: string | undefined): Promise<string> 
   const real = await ws.resolve(dir ?? ".");
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(real);
+    // a stat of one directory: microseconds here, a thread-pool round trip async
+    info = Deno.statSync(real);
   } catch {
     throw new TaskError(`workdir ${JSON.stringify(dir)} does not exist`);
   }

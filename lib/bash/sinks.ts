@@ -21,8 +21,15 @@ export interface Sink {
   settle(): Promise<void>;
 }
 
+/** Where a capture's text goes instead of memory (lib/tasks/output.ts OutputSpool). */
+export interface TextSpool {
+  /** resolves when the text is stored: the capture reads on no faster */
+  write(text: string): Promise<void>;
+}
+
 /**
- * A captured stream: kept in memory up to 10 MB and streamed as it arrives.
+ * A captured stream, up to 10 MB, streamed as it arrives and either kept in
+ * memory (`text`) or handed to a spool that keeps only a bounded part of it.
  * Each writer decodes on its own, so two programs' bytes never split one
  * UTF-8 character between them.
  */
@@ -32,6 +39,7 @@ export class Capture implements Sink {
   bytes = 0;
   capped = false;
 
+  /** the whole text; empty when a spool took it */
   get text(): string {
     return this.#text;
   }
@@ -42,22 +50,20 @@ export class Capture implements Sink {
     private readonly max = MAX_STREAM_BYTES,
     /** backpressure: resolves when more may be streamed (ctx.outputRoom) */
     private readonly room?: () => Promise<void>,
+    private readonly spool?: TextSpool,
   ) {}
 
   writer(): SinkWriter {
     const decoder = new TextDecoder();
     return {
-      write: (chunk) => {
-        this.add(chunk, decoder, false);
+      write: async (chunk) => {
+        await this.add(chunk, decoder, false);
         // A capture never stops reading for good (the program must not block
         // forever), but it reads no faster than the platform takes the output.
-        if (!this.room || this.capped) return Promise.resolve(true);
-        return this.room().then(() => true, () => true);
+        if (this.room && !this.capped) await this.room().catch(() => {});
+        return true;
       },
-      close: () => {
-        this.add(new Uint8Array(), decoder, true);
-        return Promise.resolve();
-      },
+      close: () => this.add(new Uint8Array(), decoder, true),
     };
   }
 
@@ -67,11 +73,11 @@ export class Capture implements Sink {
 
   /** Text the runner itself adds (`command not found`, `command timed out`). */
   note(text: string): void {
-    this.add(new TextEncoder().encode(text), new TextDecoder(), true);
+    void this.add(new TextEncoder().encode(text), new TextDecoder(), true);
   }
 
-  private add(chunk: Uint8Array, decoder: TextDecoder, flush: boolean): void {
-    if (this.capped) return;
+  private add(chunk: Uint8Array, decoder: TextDecoder, flush: boolean): Promise<void> {
+    if (this.capped) return Promise.resolve();
     let part = chunk;
     if (this.bytes + chunk.length > this.max) {
       part = chunk.subarray(0, this.max - this.bytes);
@@ -79,16 +85,21 @@ export class Capture implements Sink {
     }
     this.bytes += part.length;
     const text = decoder.decode(part, { stream: !flush && !this.capped });
-    if (text) {
-      this.#text += text;
-      this.send(text);
-    }
+    let stored = text ? this.keep(text) : undefined;
     if (this.capped) {
-      const note =
-        `\n[runner: ${this.stream} capped at ${this.max} bytes; the rest was discarded]\n`;
-      this.#text += note;
-      this.send(note);
+      stored = this.keep(
+        `\n[runner: ${this.stream} capped at ${this.max} bytes; the rest was discarded]\n`,
+      );
     }
+    return stored ?? Promise.resolve();
+  }
+
+  /** Streams `text` and stores it (in the spool, whose writes resolve in order, or here). */
+  private keep(text: string): Promise<void> {
+    this.send(text);
+    if (this.spool) return this.spool.write(text);
+    this.#text += text;
+    return Promise.resolve();
   }
 
   // Streaming is best effort: a failing listener must not stop the program's output being read.

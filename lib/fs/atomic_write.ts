@@ -1,6 +1,7 @@
 import { basename, dirname, join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 import { isWithin } from "./workspace.ts";
+import type { AtomicFile } from "./workspace_fs.ts";
 
 /**
  * Replaces the file at `real` (a confined path below `root`) with `data`
@@ -16,6 +17,18 @@ export async function atomicWrite(
   data: Uint8Array,
   display: string,
 ): Promise<void> {
+  const file = await atomicFile(root, real, display);
+  try {
+    await file.write(data);
+  } catch (err) {
+    file.discard();
+    throw err;
+  }
+  await file.commit();
+}
+
+/** atomicWrite for bytes that arrive in pieces: nothing is at `real` until `commit`. */
+export async function atomicFile(root: string, real: string, display: string): Promise<AtomicFile> {
   if (real === root) throw new TaskError(`cannot write ${display}: it is a directory`);
   let mode: number | undefined;
   try {
@@ -42,24 +55,52 @@ export async function atomicWrite(
   const temp = join(realDir, `.flashduty-write-${crypto.randomUUID()}.tmp`);
   // createNew is O_CREAT|O_EXCL: it never opens an existing file or follows a symlink
   const file = await Deno.open(temp, { write: true, createNew: true, mode: mode ?? 0o644 });
-  try {
-    try {
-      for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
-      // the umask must not narrow an existing file's mode
-      if (mode !== undefined) await Deno.chmod(temp, mode);
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temp, target);
-  } catch (err) {
+  let open = true;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    file.close();
+  };
+  const failed = async (err: unknown): Promise<Error> => {
+    open = false;
+    close();
     await Deno.remove(temp).catch(() => {});
     if (err instanceof Deno.errors.IsADirectory) {
-      throw new TaskError(`cannot write ${display}: it is a directory`);
+      return new TaskError(`cannot write ${display}: it is a directory`);
     }
-    throw err;
-  }
-  await syncDir(realDir);
+    return err as Error;
+  };
+  return {
+    write: async (data) => {
+      if (!open) throw new TaskError(`cannot write ${display}: already closed`);
+      try {
+        for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
+      } catch (err) {
+        throw await failed(err);
+      }
+    },
+    commit: async () => {
+      if (!open) throw new TaskError(`cannot write ${display}: already closed`);
+      try {
+        // the umask must not narrow an existing file's mode
+        if (mode !== undefined) await Deno.chmod(temp, mode);
+        await file.sync();
+        close();
+        await Deno.rename(temp, target);
+      } catch (err) {
+        throw await failed(err);
+      }
+      open = false;
+      await syncDir(realDir);
+    },
+    discard: () => {
+      if (!open) return;
+      open = false;
+      close();
+      void Deno.remove(temp).catch(() => {});
+    },
+  };
 }
 
 // Makes the rename itself durable; best effort (not every filesystem allows it).

@@ -36,6 +36,7 @@ import {
   SysError,
 } from "./linux_fs.ts";
 import {
+  type AtomicFile,
   byName,
   chunkStream,
   type DirEntry,
@@ -288,6 +289,17 @@ export class Beneath implements WorkspaceFs {
   }
 
   async writeAtomic(rel: string, data: Uint8Array, display: string): Promise<void> {
+    const file = await this.createAtomic(rel, display);
+    try {
+      await file.write(data);
+    } catch (err) {
+      file.discard();
+      throw err;
+    }
+    await file.commit();
+  }
+
+  async createAtomic(rel: string, display: string): Promise<AtomicFile> {
     if (!this.realRel) throw new PathEscapeError(display);
     // The final component may be a symlink leading inside (written through, as
     // before); the real path has none, and is then opened without following any.
@@ -297,9 +309,10 @@ export class Beneath implements WorkspaceFs {
     }
     const dir = this.#mkdirs(dirname(real), display);
     try {
-      await this.#replace(dir, basename(real), data, display);
-    } finally {
+      return this.#temp(dir, basename(real), display);
+    } catch (err) {
       this.sys.close(dir);
+      throw err;
     }
   }
 
@@ -339,43 +352,66 @@ export class Beneath implements WorkspaceFs {
     }
   }
 
-  async #replace(dir: number, name: string, data: Uint8Array, display: string): Promise<void> {
+  /**
+   * A temp file beside `name` in `dir` (which it takes over and closes):
+   * written through its descriptor, fsynced and renamed within `dir` on commit.
+   */
+  #temp(dir: number, name: string, display: string): AtomicFile {
+    const sys = this.sys;
     let mode = 0o644;
     try {
-      const st = this.sys.statx(dir, name, AT.SYMLINK_NOFOLLOW);
+      const st = sys.statx(dir, name, AT.SYMLINK_NOFOLLOW);
       if (st.kind === "dir") throw new TaskError(`cannot write ${display}: it is a directory`);
       if (st.kind === "file") mode = st.mode;
     } catch (err) {
       if (!(err instanceof SysError)) throw err; // not there yet
     }
     const temp = `${TEMP_PREFIX}${crypto.randomUUID()}.tmp`;
-    const fd = this.sys.openat(
-      dir,
-      temp,
-      O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
-      mode,
-    );
-    try {
-      try {
-        await this.sys.writeAll(fd, data);
-        this.sys.fchmod(fd, mode); // the umask must not narrow an existing file's mode
-        await this.sys.fsync(fd);
-      } finally {
-        this.sys.close(fd);
+    const fd = sys.openat(dir, temp, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, mode);
+    let open = true;
+    const release = (unlink: boolean) => {
+      if (!open) return;
+      open = false;
+      sys.close(fd);
+      if (unlink) {
+        try {
+          sys.unlinkat(dir, temp);
+        } catch { /* already renamed or gone */ }
       }
-      this.sys.renameat(dir, temp, name);
-    } catch (err) {
-      try {
-        this.sys.unlinkat(dir, temp);
-      } catch { /* already renamed or gone */ }
+      sys.close(dir);
+    };
+    const failed = (err: unknown): Error => {
+      release(true);
       if (err instanceof SysError && (err.errno === E.EISDIR || err.errno === E.ENOTEMPTY)) {
-        throw new TaskError(`cannot write ${display}: it is a directory`);
+        return new TaskError(`cannot write ${display}: it is a directory`);
       }
-      throw err instanceof SysError
+      return err instanceof SysError
         ? new TaskError(`cannot write ${display}: ${describe(err)}`)
-        : err;
-    }
-    await this.sys.fsync(dir); // the rename's durability; best effort
+        : err as Error;
+    };
+    return {
+      write: async (data) => {
+        if (!open) throw new TaskError(`cannot write ${display}: already closed`);
+        try {
+          await sys.writeAll(fd, data);
+        } catch (err) {
+          throw failed(err);
+        }
+      },
+      commit: async () => {
+        if (!open) throw new TaskError(`cannot write ${display}: already closed`);
+        try {
+          sys.fchmod(fd, mode); // the umask must not narrow an existing file's mode
+          await sys.fsync(fd);
+          sys.renameat(dir, temp, name);
+        } catch (err) {
+          throw failed(err);
+        }
+        await sys.fsync(dir); // the rename's durability; best effort
+        release(false);
+      },
+      discard: () => release(true),
+    };
   }
 }
 

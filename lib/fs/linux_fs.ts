@@ -63,7 +63,7 @@ export const E = {
   EPERM: 1,
 } as const;
 
-const SYS_OPENAT2 = 437; // the same number on x86_64 and aarch64
+const SYS_OPENAT2_N = 437n; // the same number on x86_64 and aarch64
 const SYS_GETDENTS64 = X86_64 ? 217 : 61;
 
 const S_IFMT = 0o170000;
@@ -112,6 +112,8 @@ const SYMBOLS = {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  // into a buffer we own: the returned pointer is only compared with NULL
+  realpath: { parameters: ["buffer", "buffer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type FsLibc = Libc<typeof SYMBOLS>;
@@ -151,13 +153,13 @@ export class SysError extends Error {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-/** A NUL-terminated C string. */
+/** A NUL-terminated C string (one allocation: paths are made on every file task). */
 export function cstr(s: string): Uint8Array {
-  const b = encoder.encode(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
+  const out = new Uint8Array(s.length * 3 + 1); // UTF-8 takes at most 3 bytes a UTF-16 unit
+  const { written } = encoder.encodeInto(s, out);
+  return out.subarray(0, written + 1); // the byte after is the NUL (zero-filled)
 }
 
 export type Kind = "file" | "dir" | "symlink" | "other";
@@ -181,7 +183,11 @@ function kindOf(mode: number): Kind {
 /** The calls, each throwing SysError with its errno. */
 export class Sys {
   readonly #statBuf = new Uint8Array(256);
+  readonly #statView = new DataView(this.#statBuf.buffer);
   readonly #how = new BigUint64Array(3);
+  readonly #howBytes = new Uint8Array(this.#how.buffer);
+  /** PATH_MAX, what realpath(3) may write */
+  readonly #pathBuf = new Uint8Array(4096);
 
   constructor(readonly libc: FsLibc) {}
 
@@ -191,11 +197,9 @@ export class Sys {
     this.#how[0] = BigInt(flags);
     this.#how[1] = BigInt(mode);
     this.#how[2] = BigInt(resolve);
-    const how = new Uint8Array(this.#how.buffer);
+    const how = this.#howBytes;
     for (let tries = 0;; tries++) {
-      const fd = Number(
-        this.libc.symbols.openat2(BigInt(SYS_OPENAT2), BigInt(dirfd), p, how, 24n),
-      );
+      const fd = Number(this.libc.symbols.openat2(SYS_OPENAT2_N, BigInt(dirfd), p, how, 24n));
       if (fd >= 0) return fd;
       const errno = this.libc.errno();
       if ((errno === E.EAGAIN || errno === E.EINTR) && tries < 16) continue;
@@ -220,11 +224,20 @@ export class Sys {
 
   /** statx of `path` below `dirfd` ("" with AT_EMPTY_PATH: the descriptor itself). */
   statx(dirfd: number, path: string, flags: number): Stat {
-    const b = this.#statBuf;
-    if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, b) !== 0) {
-      throw new SysError(this.libc.errno(), "statx");
+    const st = this.statxOrUndefined(dirfd, path, flags);
+    if (!st) throw new SysError(this.libc.errno(), "statx");
+    return st;
+  }
+
+  /**
+   * statx, undefined where it fails: for lookups that mostly miss (a program
+   * searched along PATH), since a thrown error costs tens of microseconds.
+   */
+  statxOrUndefined(dirfd: number, path: string, flags: number): Stat | undefined {
+    if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, this.#statBuf) !== 0) {
+      return undefined;
     }
-    const v = new DataView(b.buffer);
+    const v = this.#statView;
     const mode = v.getUint16(28, true);
     return {
       kind: kindOf(mode),
@@ -234,6 +247,13 @@ export class Sys {
       size: Number(v.getBigUint64(40, true)),
       dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
     };
+  }
+
+  /** realpath(3), undefined where it fails (missing, not allowed, too long). */
+  realpathOrUndefined(path: string): string | undefined {
+    const out = this.#pathBuf;
+    if (this.libc.symbols.realpath(cstr(path), out) === null) return undefined;
+    return decoder.decode(out.subarray(0, out.indexOf(0)));
   }
 
   fstat(fd: number): Stat {

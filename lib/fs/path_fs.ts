@@ -10,11 +10,12 @@
  */
 import { join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
-import { atomicWrite } from "./atomic_write.ts";
+import { atomicFile, atomicWrite } from "./atomic_write.ts";
 import type { Stat } from "./linux_fs.ts";
 import { openVerified, readAt } from "./open_file.ts";
 import type { RealResolver } from "./beneath.ts";
 import {
+  type AtomicFile,
   byName,
   chunkStream,
   type DirHandle,
@@ -105,6 +106,11 @@ export class PathFs implements WorkspaceFs {
   async writeAtomic(rel: string, data: Uint8Array, display: string): Promise<void> {
     const real = join(this.root, await this.realRel(rel, display));
     await atomicWrite(this.root, real, data, display);
+  }
+
+  async createAtomic(rel: string, display: string): Promise<AtomicFile> {
+    const real = join(this.root, await this.realRel(rel, display));
+    return await atomicFile(this.root, real, display);
   }
 }
 

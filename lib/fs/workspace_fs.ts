@@ -61,6 +61,20 @@ export interface WorkspaceFs {
    * inside is written through, as before.
    */
   writeAtomic(rel: string, data: Uint8Array, display: string): Promise<void>;
+  /**
+   * writeAtomic for bytes that arrive in pieces (a saved output as the
+   * command prints it): they go to the temp file as written, and nothing is
+   * at `rel` until `commit`.
+   */
+  createAtomic(rel: string, display: string): Promise<AtomicFile>;
+}
+
+/** A file being written by createAtomic: `commit` renames it into place, `discard` removes it. */
+export interface AtomicFile {
+  write(data: Uint8Array): Promise<void>;
+  commit(): Promise<void>;
+  /** removes the temp file; does nothing after `commit` or a second time */
+  discard(): void;
 }
 
 /** Sorts entries by name as bytes compare (the order every walk and listing uses). */

@@ -44,9 +44,10 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
  * layer lets them write only beneath the workspace (a `/tmp` the program
  * defaults to would fail there, and would outlive the task on the host).
  */
-export async function commandTmpDir(workspaceRoot: string): Promise<string> {
+export function commandTmpDir(workspaceRoot: string): string {
   const dir = `${workspaceRoot.replace(/\/+$/, "")}/.tmp`;
-  await Deno.mkdir(dir, { recursive: true });
+  // synchronous: on every bash task, and a mkdir of what is there is one stat
+  Deno.mkdirSync(dir, { recursive: true });
   return dir;
 }
 

@@ -212,7 +212,8 @@ function libcGrant(notes: string[]): string[] {
   if (!libc) {
     notes.push(
       "no --allow-ffi: no glibc found, so workspace files are opened by path (lib/fs/path_fs.ts), " +
-        "which a concurrent symlink swap can outrun",
+        "which a concurrent symlink swap can outrun; in restricted mode `2>&1` is two pipes " +
+        "merged by the runner, so stdout and stderr lines may come out in another order",
     );
     return [];
   }
@@ -220,7 +221,8 @@ function libcGrant(notes: string[]): string[] {
     `--allow-ffi=${libc}: the runner makes itself non-dumpable (prctl), so programs it ` +
       "starts cannot read its memory or environment through /proc; workspace files are " +
       "opened with openat2(RESOLVE_BENEATH) through the C library, so no symlink swapped in " +
-      "mid-task is followed out (lib/fs/beneath.ts)",
+      "mid-task is followed out (lib/fs/beneath.ts); restricted mode's `2>&1` is one pipe " +
+      "(pipe2), so a program's stdout and stderr keep their order (lib/proc/spawn_merged.ts)",
   );
   return [libc];
 }

@@ -364,7 +364,11 @@ export class Dispatcher {
           outcome,
           startedAt: job.startedAt,
           durationMs: job.startedAt === undefined ? 0 : Date.now() - job.startedAt,
-          bytesOut: job.outputBytes + resultBytes(outcome),
+          // counted only when an observer reads it (the audit log, metrics): it takes one
+          // more JSON of the whole result, on every task of a runner that has neither
+          get bytesOut() {
+            return job.outputBytes + resultBytes(outcome);
+          },
           allowedBy: job.allowedBy,
         });
       } catch (err) {
@@ -387,7 +391,11 @@ export class Dispatcher {
     this.finished.delete(key); // re-inserted: insertion order stays age order
     this.finished.set(key, entry);
     if (entry.queued) {
-      void Promise.all(pending.map((d) => d.settled)).then(() => entry.queued = false);
+      // one delivery, nearly always: no Promise.all for it
+      const settled = pending.length === 1
+        ? pending[0].settled
+        : Promise.all(pending.map((d) => d.settled));
+      void settled.then(() => entry.queued = false);
     }
     this.kept.push(key);
     this.keptBytes += bytes;

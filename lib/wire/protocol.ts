@@ -312,14 +312,16 @@ export type Inbound =
 
 /** Decodes one text frame; never throws. */
 export function decodeInbound(text: string): Inbound {
-  const frame = parseFrame(text);
-  if (!frame.ok) return { kind: "invalid", type: "", reason: frame.reason };
-  return decodeEnvelope(frame.envelope);
+  return decodeFrame(parseFrame(text));
 }
 
 /** Decodes an envelope already read as JSON (tests build them with `envelope()`). */
 export function decodeEnvelope(value: unknown): Inbound {
-  const frame = envelopeOf(value);
+  return decodeFrame(envelopeOf(value));
+}
+
+/** The payload of an envelope checked once (by envelopeOf), on every frame. */
+function decodeFrame(frame: ParsedFrame): Inbound {
   if (!frame.ok) return { kind: "invalid", type: "", reason: frame.reason };
   const { type, payload: p } = frame.envelope;
   const invalid = (reason: string, reply?: ReplyTo): Inbound => ({
