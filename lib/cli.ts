@@ -74,9 +74,9 @@ function buildCli(): Command {
       // Every start-up problem is one line and exit code 2, before any supervising.
       await checkWorkspace(settings.workspace);
       if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
+      // After the checks: a start-up problem stays the one line on stderr.
       if (flags.token !== undefined) {
-        // After the start-up checks, whose failures stay one line. A process's
-        // command line is readable by every local user for as long as it runs.
+        // The process's own command line: readable by every local user for as long as it runs.
         logger("runner").warn(
           "the token was given with --token: every user of this host can read it in `ps` " +
             "while the runner runs; use --token-file FILE, {env} or systemd's LoadCredential=",

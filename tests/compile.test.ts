@@ -46,7 +46,6 @@ Deno.test("compile --dry-run: one deno compile per release target, archives name
   ]);
   for (const l of compiles) {
     expect(l).toContain(" --include=lib/fs/grep_worker.ts ");
-    expect(l).toContain(" --include=lib/sandbox/confined_spawn_worker.ts ");
     expect(l).toContain(" --allow-write ");
     expect(l).toMatch(
       / --output=\/tmp\/fdr-dist\/flashduty-runner_\w+\/flashduty-runner main\.ts$/,

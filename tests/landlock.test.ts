@@ -1,33 +1,50 @@
 /**
  * The kernel layer on its own (lib/sandbox/landlock.ts): a child started
- * from the confined Worker thread, as the supervisor starts the runner,
- * cannot write outside the write paths or execute a file the exec list does
- * not name, whatever it tries, while the thread that asked stays free.
+ * from a thread confinedLauncher confined, as the supervisor starts the
+ * runner from its main thread, cannot write outside the write paths or
+ * execute a file the exec list does not name, whatever it tries. The
+ * confining happens in a process of its own (a domain is never lifted), so
+ * this test process stays free.
  */
 import { join } from "node:path";
 import { expect } from "./deps.ts";
 import { probeLandlock } from "../lib/sandbox/landlock.ts";
 import { deriveKernelRules, type KernelRules } from "../lib/sandbox/landlock_rules.ts";
-import { confinedLauncher, kernelLayer } from "../lib/sandbox/supervisor.ts";
+import { kernelLayer } from "../lib/sandbox/supervisor.ts";
 import { parseConfig } from "../lib/config.ts";
 import { lintConfig } from "../lib/policy/lint.ts";
 
 const probe = probeLandlock();
 const ignore = !probe.available;
 
-/** Runs `script` under `sh` from a confined thread; resolves with its exit code. */
+const SUPERVISOR = new URL("../lib/sandbox/supervisor.ts", import.meta.url).href;
+
+/**
+ * Runs `script` under `sh`, started by the supervisor's confinedLauncher in
+ * a separate Deno process; resolves with the script's exit code.
+ */
 async function confined(rules: KernelRules, script: string): Promise<number> {
-  const launcher = await confinedLauncher(rules);
-  try {
-    const child = await launcher.launch({
+  const program = `
+    import { confinedLauncher } from ${JSON.stringify(SUPERVISOR)};
+    const [rules, script] = JSON.parse(Deno.args[0]);
+    const child = await confinedLauncher(rules).launch({
       execPath: "/bin/sh",
       args: ["-c", script],
       env: { PATH: "/usr/bin:/bin" },
       stdinLine: "",
     });
-    return (await child.status).code;
+    Deno.exit((await child.status).code);
+  `;
+  const file = await Deno.makeTempFile({ prefix: "landlock_", suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, program);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", file, JSON.stringify([rules, script])],
+      stdin: "null",
+    }).output();
+    return out.code;
   } finally {
-    launcher.close();
+    await Deno.remove(file);
   }
 }
 

@@ -29,7 +29,7 @@ export const TARGETS: readonly { target: string; archive: string }[] = [
 ];
 
 /** Modules loaded at run time, which `deno compile` cannot find by following imports. */
-export const INCLUDES = ["lib/fs/grep_worker.ts", "lib/sandbox/confined_spawn_worker.ts"];
+export const INCLUDES = ["lib/fs/grep_worker.ts"];
 
 /** Files packed next to the binary, when they exist. */
 const EXTRAS = ["README.md", "LICENSE", "examples"];

@@ -5,10 +5,9 @@
  *
  * A Landlock domain applies to the thread that creates it, is inherited by
  * every process that thread starts (across fork and exec), and can never be
- * lifted. The supervisor calls restrictThisThread() on a Worker thread and
- * spawns the runner from it (lib/sandbox/confined_spawn_worker.ts): the
- * runner child and everything it starts live in the domain; the
- * supervisor's main thread does not.
+ * lifted. The supervisor calls restrictThisThread() on its main thread and
+ * spawns the runner from it (confinedLauncher in supervisor.ts): the
+ * runner child and everything it starts live in the domain.
  *
  * FFI: `syscall`, `open`, `close` and `prctl` from libc, through
  * lib/sys/libc.ts, so `--allow-ffi=<libc path>` is the whole grant.

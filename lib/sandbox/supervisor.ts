@@ -11,11 +11,10 @@
  * config needs; the kernel layer is what confines it (below).
  *
  * The third layer (lib/sandbox/landlock.ts): where the kernel has Landlock,
- * the supervisor starts the runner from a Worker thread it has confined
- * (confined_spawn_worker.ts), so the runner and every program it starts
- * may write only beneath the workspace and the configured paths, and
- * execute only the programs the rules name. Under `deno run` and in a
- * compiled binary alike.
+ * the supervisor confines its own main thread and starts the runner from
+ * it, so the runner and every program it starts may write only beneath the
+ * workspace and the configured paths, and execute only the programs the
+ * rules name. Under `deno run` and in a compiled binary alike.
  *
  * The token reaches the child on its stdin pipe (the first line, with the
  * resolved settings and config: lib/sandbox/handoff.ts), never in its
@@ -46,7 +45,6 @@ import {
   scrubEnv,
   setNonDumpable,
 } from "./landlock.ts";
-import type { WorkerIn } from "./confined_spawn_worker.ts";
 import { SANDBOX_ENV } from "./handoff.ts";
 
 export { SANDBOX_ENV };
@@ -95,7 +93,7 @@ export interface SuperviseOptions {
   denoFlags?: string[];
   /** handed to the child as the first line of its stdin (lib/sandbox/handoff.ts); default empty */
   handoff?: string;
-  /** confine the child with the kernel layer (started from a confined Worker thread) */
+  /** confine the child with the kernel layer (this thread is confined, then starts it) */
   kernel?: KernelRules;
   /** a compiled binary: the child is this executable with the runner's arguments */
   standalone?: boolean;
@@ -146,55 +144,22 @@ function directLauncher(): Launcher {
 }
 
 /**
- * Confines a Worker thread with the kernel layer; the runner child is then
- * spawned from it. Rejects (with the kernel's reason) when the thread could
- * not be confined: nothing is ever started from it unconfined.
+ * Confines the calling thread with the kernel layer, and spawns the runner
+ * child from it: the child and everything it starts inherit the domain.
+ * Throws (with the kernel's reason) when the thread could not be confined:
+ * nothing is ever started from it unconfined.
+ *
+ * The supervisor calls this on its main thread, which after that only
+ * forwards signals, logs to the stderr it holds, and starts the runner
+ * again: nothing it needs is outside the domain (Landlock confines writes
+ * and execution; the runner's own program is in the exec list). A Worker
+ * thread confined instead would leave the main thread free at the price of
+ * a second V8 isolate kept for the supervisor's lifetime (~11 MB idle RSS
+ * and its start-up, docs/benchmarks.md).
  */
-export async function confinedLauncher(
-  rules: KernelRules,
-): Promise<Launcher & { restriction: Restriction }> {
-  const worker = new Worker(new URL("./confined_spawn_worker.ts", import.meta.url), {
-    type: "module",
-  });
-  const post = (m: WorkerIn) => worker.postMessage(m);
-  type Out =
-    | { type: "restricted"; restriction: Restriction }
-    | { type: "spawned"; pid: number }
-    | { type: "exit"; pid: number; code: number; signal: Deno.Signal | null }
-    | { type: "error"; message: string };
-  let onOut: ((m: Out) => void) | undefined;
-  const exits = new Map<number, (s: { code: number; signal: Deno.Signal | null }) => void>();
-  worker.onmessage = (e: MessageEvent<Out>) => {
-    if (e.data.type === "exit") exits.get(e.data.pid)?.(e.data);
-    else onOut?.(e.data);
-  };
-  const next = () =>
-    new Promise<Out>((resolve) => {
-      onOut = resolve;
-    });
-  const first = next();
-  post({ type: "restrict", rules });
-  const answer = await first;
-  if (answer.type !== "restricted") {
-    worker.terminate();
-    throw new Error(answer.type === "error" ? answer.message : "unexpected answer");
-  }
-  return {
-    restriction: answer.restriction,
-    async launch(spec) {
-      const reply = next();
-      post({ type: "spawn", ...spec });
-      const got = await reply;
-      if (got.type !== "spawned") {
-        throw new Error(got.type === "error" ? got.message : "unexpected answer");
-      }
-      const status = new Promise<{ code: number; signal: Deno.Signal | null }>((resolve) =>
-        exits.set(got.pid, resolve)
-      );
-      return { pid: got.pid, status, kill: (signal) => post({ type: "kill", signal }) };
-    },
-    close: () => worker.terminate(),
-  };
+export function confinedLauncher(rules: KernelRules): Launcher & { restriction: Restriction } {
+  const restriction = restrictThisThread(rules);
+  return { ...directLauncher(), restriction };
 }
 
 /**
@@ -224,7 +189,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   let launcher = directLauncher();
   if (opts.kernel) {
     try {
-      launcher = await confinedLauncher(opts.kernel);
+      launcher = confinedLauncher(opts.kernel);
     } catch (err) {
       const reason = (err as Error).message;
       if (opts.kernelRequired) {
