@@ -19,7 +19,9 @@ import { AuditLog } from "./ops/audit_log.ts";
 import { setLogRedactor } from "./log.ts";
 import { type MetricsServer, RunnerMetrics, serveMetrics } from "./ops/metrics.ts";
 import { missingGrants, sandboxInput, sandboxMode } from "./sandbox/supervisor.ts";
-import { deriveKernelRules, kernelRuleGaps, type KernelRules } from "./sandbox/landlock_rules.ts";
+import { deriveKernelRules } from "./sandbox/landlock_rules.ts";
+import { KernelLayerOnReload } from "./sandbox/kernel_reload.ts";
+import { operatorGrants } from "./ops/grants.ts";
 import { probeLandlock } from "./sandbox/landlock.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -54,11 +56,17 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const sampler = new MetricsSampler(workspace.root);
 
   // The kernel layer our supervisor applied, derived again from the start config the
-  // same way (lib/sandbox/supervisor.ts kernelLayer), so a reload can say what the
-  // domain cannot widen to.
-  const kernelAtStart = sandboxMode() === "sandboxed" && (config.sandbox ?? "auto") !== "off" &&
+  // same way (lib/sandbox/supervisor.ts kernelLayer): a reload narrows it further, or
+  // says what it cannot widen to (lib/sandbox/kernel_reload.ts).
+  const kernelRulesFor = (c: RunnerConfig) =>
+    deriveKernelRules({
+      config: c,
+      workspace: settings.workspace,
+      operatorFiles: operatorGrants(settings).write,
+    });
+  const kernel = sandboxMode() === "sandboxed" && (config.sandbox ?? "auto") !== "off" &&
       probeLandlock().available
-    ? kernelRulesFor(config, settings.workspace)
+    ? new KernelLayerOnReload(kernelRulesFor(config), kernelRulesFor, logger("reload"))
     : undefined;
 
   const systemd = startSystemdNotify();
@@ -139,16 +147,15 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
       path: config.path,
       log: logger("reload"),
       onReloaded: (next) => current.redactor = runnerRedactor(settings, next),
-      permissionGaps: (next) => [
+      sandboxGaps: (next) => [
         ...missingGrants(derivePermissions(sandboxInput({
           config: next,
           configPath: next.path,
           workspace: settings.workspace,
           platformUrl: settings.url,
         }))),
-        ...(kernelAtStart
-          ? kernelRuleGaps(kernelAtStart, kernelRulesFor(next, settings.workspace))
-          : []),
+        // called on the main thread (a signal listener), which starts every program
+        ...(kernel?.reload(next) ?? []),
       ],
     })
   );
@@ -180,8 +187,4 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   await metricsServer?.close();
   log.info("stopped");
   return 0;
-}
-
-function kernelRulesFor(config: RunnerConfig, workspace: string): KernelRules {
-  return deriveKernelRules({ config, workspace });
 }

@@ -81,3 +81,53 @@ Deno.test("reload: SIGHUP without a config file changes nothing and says so", as
     await sim.close();
   }
 });
+
+Deno.test({
+  name: "reload: rules that allow less narrow the kernel layer for later programs too",
+  ignore: !probeLandlock().available,
+  async fn() {
+    // `sort` is allowed before and after; it runs its --compress-program itself, which the
+    // rules cannot see. Before the reload the kernel lets the canary execute (exec_paths);
+    // after a reload without it, the kernel refuses it even though the rules allow sort.
+    const sim = await PlatformSimulator.start();
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "fdr-narrow-" }));
+    const ws = `${dir}/ws`;
+    await Deno.mkdir(ws);
+    const canary = `${dir}/canary`;
+    await Deno.writeTextFile(canary, `#!/bin/sh\necho started >> ${ws}/started\nexit 0\n`);
+    await Deno.chmod(canary, 0o755);
+    await Deno.writeTextFile(
+      `${ws}/big.txt`,
+      Array.from({ length: 40_000 }, (_, i) => `${(i * 7919) % 40_000}`).join("\n"),
+    );
+    const rules = `permission:\n  bash:\n    "sort *": allow\n    "cat *": allow\n`;
+    const file = `${dir}/config.yaml`;
+    await Deno.writeTextFile(file, `${rules}  exec_paths: ["${canary}", "/bin", "/usr/bin"]\n`);
+    const runner = await startRunner({
+      url: sim.url,
+      token: sim.token,
+      workspace: ws,
+      args: ["--config", file],
+    });
+    const sortViaCanary = async () => {
+      await Deno.remove(`${ws}/started`).catch(() => {});
+      await sim.request("bash", { command: `sort -S 1K --compress-program=${canary} big.txt` });
+      return await Deno.stat(`${ws}/started`).then(() => true, () => false);
+    };
+    try {
+      await sim.waitForConnection(30_000);
+      expect(await sortViaCanary()).toBe(true); // the control: the kernel allowed it at start
+      await Deno.writeTextFile(file, rules);
+      runner.child.kill("SIGHUP");
+      await runner.waitForLog(/kernel layer \(Landlock\) narrowed to the new rules/, 30_000);
+      expect(await sortViaCanary()).toBe(false);
+      // the runner and its allowed programs still work under the stacked domain
+      const r = await sim.request("bash", { command: "sort big.txt | cat | sort -n | cat" });
+      expect(r.success).toBe(true);
+    } finally {
+      expect(await runner.stop("SIGTERM")).toBe(0);
+      await sim.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

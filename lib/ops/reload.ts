@@ -38,8 +38,12 @@ export interface ReloadOptions {
   log: Logger;
   /** extra work after a successful swap (e.g. the redaction values); its errors are logged */
   onReloaded?: (config: RunnerConfig) => void;
-  /** say which Deno permissions the new rules need that this process lacks */
-  permissionGaps?: (config: RunnerConfig) => string[];
+  /**
+   * Applies the new rules to the sandbox layers as far as a running process
+   * can (the kernel layer narrows, never widens); returns what the layers
+   * (Deno's permissions, the kernel's domain) cannot grant until a restart.
+   */
+  sandboxGaps?: (config: RunnerConfig) => string[];
 }
 
 /** Reads and compiles the file; swaps the policy when both succeed. Never throws. */
@@ -85,7 +89,7 @@ export async function reloadConfig(opts: ReloadOptions): Promise<boolean> {
   }
   try {
     opts.onReloaded?.(config);
-    for (const gap of opts.permissionGaps?.(config) ?? []) {
+    for (const gap of opts.sandboxGaps?.(config) ?? []) {
       log.warn("SIGHUP: {gap}; restart the runner to grant it", { gap });
     }
   } catch (err) {
