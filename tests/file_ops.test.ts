@@ -176,9 +176,10 @@ Deno.test("write: keeps an existing file's mode; a link inside is written throug
 // A separate process reads the file as fast as it can and counts every read
 // that is not one whole version (empty, short, or mixed).
 const READER = `
-const [path, stop, size] = Deno.args;
+const [path, stop, size, ready] = Deno.args;
 const n = Number(size);
 let reads = 0, torn = 0;
+await Deno.writeTextFile(ready, "");
 while (true) {
   try { await Deno.lstat(stop); break; } catch { /* keep reading */ }
   let b;
@@ -198,12 +199,20 @@ async function raceReader(
   const B = new Uint8Array(n).fill(98);
   await Deno.writeFile(t.at("race.bin"), A);
   const stop = join(t.base, `stop_${crypto.randomUUID()}`);
+  const ready = join(t.base, `ready_${crypto.randomUUID()}`);
   const reader = new Deno.Command(Deno.execPath(), {
-    args: ["eval", READER, t.at("race.bin"), stop, String(n)],
+    args: ["eval", READER, t.at("race.bin"), stop, String(n), ready],
     stdout: "piped",
   }).spawn();
   try {
-    for (let i = 0; i < 60; i++) await writeOnce(i % 2 ? A : B);
+    // The writes race the reader only once it reads: a deno process takes longer to
+    // start than 60 writes take on an idle machine (CI saw the control miss every round).
+    while (!(await Deno.stat(ready).then(() => true, () => false))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // at least 60 writes, and for at least half a second of reading
+    const until = Date.now() + 500;
+    for (let i = 0; i < 60 || Date.now() < until; i++) await writeOnce(i % 2 ? A : B);
   } finally {
     await Deno.writeTextFile(stop, "");
   }
