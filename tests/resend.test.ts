@@ -73,14 +73,16 @@ Deno.test("12,000 tasks later, a re-send of the first is answered and not run ag
   }
 });
 
-Deno.test("forced reconnects with re-sends: exactly one result per task_id, each run once", async () => {
+Deno.test("forced reconnects with re-sends: every request answered, no task run twice", async () => {
   const { sim, runner, close } = await connected(`permission:\n  bash:\n    "*": allow\n`);
   try {
     await Deno.mkdir(`${runner.workspace}/runs`);
     const N = 300;
     const ids: string[] = [];
+    const sends = new Map<string, number>();
     const send = (id?: string) => {
       const task_id = id ?? sim.newTaskId();
+      sends.set(task_id, (sends.get(task_id) ?? 0) + 1);
       sim.sendTask("bash", { command: `echo ran >> runs/${task_id}.txt; sleep 0.05` }, { task_id });
       return task_id;
     };
@@ -97,8 +99,14 @@ Deno.test("forced reconnects with re-sends: exactly one result per task_id, each
     await until(() => resultsById(sim).size === N, 300_000, "a result for every task");
     await new Promise((r) => setTimeout(r, 1500)); // room for a duplicate to show up
     const results = resultsById(sim);
-    const twice = ids.filter((id) => results.get(id)!.length !== 1);
-    expect(twice).toEqual([]);
+    // A re-send can cross its first answer in flight: the runner outbox's flush after the
+    // reconnect races the platform's "no answer yet" check. Each request then gets its own
+    // answer (docs/wire.md), so a task may get one answer per send, never more, never none.
+    const wrong = ids.filter((id) => {
+      const n = results.get(id)!.length;
+      return n < 1 || n > sends.get(id)!;
+    });
+    expect(wrong).toEqual([]);
     for (const id of ids) {
       expect(await Deno.readTextFile(`${runner.workspace}/runs/${id}.txt`)).toBe("ran\n");
     }
