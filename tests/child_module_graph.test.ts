@@ -8,6 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { expect } from "./deps.ts";
+import { denoInfo } from "./support/deno_info.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -22,14 +23,7 @@ interface Info {
 
 /** Every module `entry` imports statically, transitively (npm packages by their specifier). */
 async function staticGraph(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  expect(out.success).toBe(true);
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as Info;
+  const info = await denoInfo<Info>(entry, ROOT);
   const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
   const todo = [...info.roots];

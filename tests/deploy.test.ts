@@ -9,6 +9,7 @@ import { expect } from "./deps.ts";
 import { parseYaml } from "../lib/deps/yaml.ts";
 import { parseConfig } from "../lib/config.ts";
 import { compileFlags, TARGETS } from "../tools/compile.ts";
+import { denoInfo } from "./support/deno_info.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const read = (path: string) => Deno.readTextFileSync(join(ROOT, path));
@@ -85,16 +86,7 @@ Deno.test("Dockerfile: the build context holds every module main.ts and tools/co
   for (const dir of ["tests", "bench", ".git", "dist", "deploy"]) expect(isIgnored(dir)).toBe(true);
   // every local module of both entry points lies in what is copied
   for (const entry of ["main.ts", "tools/compile.ts"]) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", entry],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    expect(out.success).toBe(true);
-    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-      modules: { specifier: string }[];
-    };
+    const info = await denoInfo<{ modules: { specifier: string }[] }>(entry, ROOT);
     const local = info.modules.map((m) => m.specifier).filter((s) => s.startsWith("file://"))
       .map((s) => s.slice(`file://${ROOT}/`.length));
     expect(local.length).toBeGreaterThan(10);

@@ -1,7 +1,7 @@
 import { basename, dirname, join } from "node:path";
 import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 import { isWithin } from "./workspace.ts";
-import type { AtomicFile } from "./workspace_fs.ts";
+import { type AtomicFile, writeWhole } from "./workspace_fs.ts";
 
 /**
  * Replaces the file at `real` (a confined path below `root`) with `data`
@@ -17,14 +17,7 @@ export async function atomicWrite(
   data: Uint8Array,
   display: string,
 ): Promise<void> {
-  const file = await atomicFile(root, real, display);
-  try {
-    await file.write(data);
-  } catch (err) {
-    file.discard();
-    throw err;
-  }
-  await file.commit();
+  await writeWhole(await atomicFile(root, real, display), data);
 }
 
 /** atomicWrite for bytes that arrive in pieces: nothing is at `real` until `commit`. */

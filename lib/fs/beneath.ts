@@ -44,6 +44,7 @@ import {
   type FileHandle,
   type OpenMode,
   type WorkspaceFs,
+  writeWhole,
 } from "./workspace_fs.ts";
 
 /** O_PATH: a descriptor that only names a place (no read permission needed to walk through). */
@@ -289,14 +290,7 @@ export class Beneath implements WorkspaceFs {
   }
 
   async writeAtomic(rel: string, data: Uint8Array, display: string): Promise<void> {
-    const file = await this.createAtomic(rel, display);
-    try {
-      await file.write(data);
-    } catch (err) {
-      file.discard();
-      throw err;
-    }
-    await file.commit();
+    await writeWhole(await this.createAtomic(rel, display), data);
   }
 
   async createAtomic(rel: string, display: string): Promise<AtomicFile> {

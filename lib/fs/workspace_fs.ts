@@ -77,6 +77,17 @@ export interface AtomicFile {
   discard(): void;
 }
 
+/** `data` written whole into `file`, then committed; a failed write discards the file. */
+export async function writeWhole(file: AtomicFile, data: Uint8Array): Promise<void> {
+  try {
+    await file.write(data);
+  } catch (err) {
+    file.discard();
+    throw err;
+  }
+  await file.commit();
+}
+
 /** Sorts entries by name as bytes compare (the order every walk and listing uses). */
 export function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
