@@ -66,7 +66,7 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     });
   const kernel = sandboxMode() === "sandboxed" && (config.sandbox ?? "auto") !== "off" &&
       probeLandlock().available
-    ? new KernelLayerOnReload(kernelRulesFor(config), kernelRulesFor, logger("reload"))
+    ? new KernelLayerOnReload(config, kernelRulesFor, logger("reload"))
     : undefined;
 
   const systemd = startSystemdNotify();

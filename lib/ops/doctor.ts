@@ -22,6 +22,8 @@ import { decodeInbound, parseFrame } from "../wire/protocol.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.ts";
 
 export type Level = "ok" | "warn" | "fail";
+/** Records one finding (the checks below report through it, in order). */
+type AddFinding = (level: Level, check: string, detail: string) => void;
 
 export interface Finding {
   level: Level;
@@ -116,7 +118,7 @@ export async function runDoctor(input: DoctorInput): Promise<Finding[]> {
 async function networkChecks(
   input: DoctorInput,
   timeoutMs: number,
-  add: (level: Level, check: string, detail: string) => void,
+  add: AddFinding,
 ): Promise<void> {
   const { settings } = input;
   let url: URL;
@@ -176,7 +178,7 @@ async function networkChecks(
 async function tokenCheck(
   input: DoctorInput,
   timeoutMs: number,
-  add: (level: Level, check: string, detail: string) => void,
+  add: AddFinding,
 ): Promise<void> {
   const { settings } = input;
   const safeUrl = redactUrl(settings.url);

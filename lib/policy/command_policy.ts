@@ -81,7 +81,7 @@ export function deniedMessage(words: readonly string[], d: Decision): string {
 }
 
 /** `/bin/rm` -> `rm`; a word without `/` is its own base name. */
-function baseName(word: string): string {
+export function baseName(word: string): string {
   const trimmed = word.replace(/\/+$/, "");
   return trimmed.slice(trimmed.lastIndexOf("/") + 1) || word;
 }

@@ -13,6 +13,7 @@
  */
 import { isAbsolute, join } from "node:path";
 import { AT, linuxSys, O } from "../fs/linux_fs.ts";
+import { baseName } from "./command_policy.ts";
 
 /** Base names the dynamic loaders of Linux libcs go by. */
 const LOADER_NAME =
@@ -89,8 +90,7 @@ function fileId(path: string): string | undefined {
 export function namesDynamicLoader(words: readonly string[], cwd: string): string | undefined {
   for (const word of words) {
     for (const piece of pieces(word)) {
-      const base = piece.replace(/\/+$/, "");
-      if (LOADER_NAME.test(base.slice(base.lastIndexOf("/") + 1))) return word;
+      if (LOADER_NAME.test(baseName(piece))) return word;
       if (!piece.includes("/")) continue;
       const id = fileId(isAbsolute(piece) ? piece : join(cwd, piece));
       if (id && loaders().has(id)) return word;

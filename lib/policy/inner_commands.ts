@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { CommandPolicy, Decision } from "./command_policy.ts";
+import { baseName, type CommandPolicy, type Decision } from "./command_policy.ts";
 import { namesDynamicLoader } from "./dynamic_loader.ts";
 import { describeDecision } from "./rules.ts";
 
@@ -82,8 +82,4 @@ export function innerCommands(argv: readonly string[]): string[][] {
     i = j;
   }
   return out;
-}
-
-function baseName(word: string): string {
-  return word.slice(word.lastIndexOf("/") + 1);
 }

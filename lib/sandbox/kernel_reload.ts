@@ -20,21 +20,23 @@ import { kernelRuleGaps, type KernelRules } from "./landlock_rules.ts";
 import { restrictThisThread } from "./landlock.ts";
 
 export class KernelLayerOnReload {
-  /** the domains in force on this thread: the supervisor's, then each reload's */
-  readonly #layers: KernelRules[];
+  /**
+   * the domains in force on this thread: the supervisor's (derived again from
+   * the start config on the first reload, not at start: a runner that is never
+   * reloaded never pays for it), then each reload's
+   */
+  #layers?: KernelRules[];
 
   constructor(
-    atStart: KernelRules,
+    private readonly startConfig: RunnerConfig,
     private readonly derive: (config: RunnerConfig) => KernelRules,
     private readonly log: Logger,
     private readonly restrict: (rules: KernelRules) => unknown = restrictThisThread,
-  ) {
-    this.#layers = [atStart];
-  }
+  ) {}
 
   /** domains in force (1 = only the one applied at start) */
   get depth(): number {
-    return this.#layers.length;
+    return this.#layers?.length ?? 1;
   }
 
   /**
@@ -44,14 +46,15 @@ export class KernelLayerOnReload {
    * Call it on the thread that starts programs. Never throws.
    */
   reload(config: RunnerConfig): string[] {
+    const layers = this.#layers ??= [this.derive(this.startConfig)];
     const next = this.derive(config);
-    const gaps = [...new Set(this.#layers.flatMap((l) => kernelRuleGaps(l, next)))];
+    const gaps = [...new Set(layers.flatMap((l) => kernelRuleGaps(l, next)))];
     // A domain that allows all `next` allows already holds nothing back: stacking it adds nothing.
-    const narrows = this.#layers.every((l) => kernelRuleGaps(next, l).length > 0);
+    const narrows = layers.every((l) => kernelRuleGaps(next, l).length > 0);
     if (narrows) {
       try {
         this.restrict(next);
-        this.#layers.push(next);
+        layers.push(next);
         this.log.info(
           "SIGHUP: kernel layer (Landlock) narrowed to the new rules for programs started from now on",
         );

@@ -16,7 +16,7 @@ const asConfig = (r: KernelRules) => r as unknown as RunnerConfig;
 Deno.test("kernel layer on reload: stacks only what narrows, reports what no layer allows", () => {
   const applied: string[][] = [];
   const layer = new KernelLayerOnReload(
-    rules(["/bin/a", "/bin/b"]),
+    asConfig(rules(["/bin/a", "/bin/b"])),
     (c) => c as unknown as KernelRules,
     logger("test"),
     (r) => applied.push(r.exec),
@@ -37,7 +37,7 @@ Deno.test("kernel layer on reload: stacks only what narrows, reports what no lay
 
 Deno.test("kernel layer on reload: a refused restriction is logged, not thrown", () => {
   const layer = new KernelLayerOnReload(
-    rules(["/bin/a", "/bin/b"]),
+    asConfig(rules(["/bin/a", "/bin/b"])),
     (c) => c as unknown as KernelRules,
     logger("test"),
     () => {
