@@ -73,6 +73,20 @@ Deno.test("the child's start-up modules hold no glob engine and no node:vm/node:
   expect(loaded.filter((s) => /^npm:minimatch@|^node:(vm|v8)$/.test(s))).toEqual([]);
 });
 
+Deno.test("the child's start-up modules hold no permission or kernel-rule derivation", async () => {
+  const loaded = [
+    ...await staticGraph("main.ts"),
+    ...await staticGraph("lib/sandbox/child.ts"),
+  ];
+  expect(loaded).toContain("lib/sandbox/supervised.ts");
+  // a reload loads them (lib/runner.ts)
+  expect(
+    loaded.filter((s) =>
+      /^lib\/sandbox\/(supervisor|permissions|landlock_rules|kernel_reload)\.ts$/.test(s)
+    ),
+  ).toEqual([]);
+});
+
 Deno.test("the supervisor's start-up modules hold no transport and no workspace file layer", async () => {
   const loaded = [...await staticGraph("main.ts"), ...await staticGraph("lib/cli.ts")];
   expect(loaded).toContain("lib/sandbox/supervisor.ts");
