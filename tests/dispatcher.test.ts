@@ -286,7 +286,9 @@ async function queuedSetup(
         results.push(p);
         const settled = Promise.withResolvers<void>();
         held.push(settled.resolve);
-        return { bytes: JSON.stringify(p).length, settled: settled.promise };
+        // the frame as the connection would send it: what a re-send is answered from
+        const text = JSON.stringify(envelope("task.result", p));
+        return { bytes: text.length, text, settled: settled.promise };
       },
       mcpResult: () => {},
       output: () => {},
