@@ -286,9 +286,7 @@ async function queuedSetup(
         results.push(p);
         const settled = Promise.withResolvers<void>();
         held.push(settled.resolve);
-        // the frame as the connection would send it: what a re-send is answered from
-        const text = JSON.stringify(envelope("task.result", p));
-        return { bytes: text.length, text, settled: settled.promise };
+        return { bytes: JSON.stringify(p).length, settled: settled.promise };
       },
       mcpResult: () => {},
       output: () => {},

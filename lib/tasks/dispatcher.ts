@@ -18,8 +18,6 @@ import type { Redactor, RedactStream } from "../redact/redactor.ts";
 /** An answer handed to the connection: its size, and when it left the outbox. */
 export interface Delivery {
   bytes: number;
-  /** the frame as sent (a JSON envelope whose payload is the answer), when the sink has it */
-  text?: string;
   settled: Promise<unknown>;
 }
 
@@ -101,13 +99,8 @@ interface Job {
 /** A finished request, remembered to answer a re-send without running it again. */
 interface Remembered {
   at: number;
-  /**
-   * dropped (to stay within the byte budget) for the oldest; id and size stay.
-   * Kept as the sent frame's UTF-8 bytes where there is one: outside the JS
-   * heap, so the collector never copies a result kept for minutes (measured:
-   * ~8 us a task under 64 reads in flight when they were kept as objects).
-   */
-  outcome?: Outcome | Uint8Array;
+  /** dropped (to stay within the byte budget) for the oldest; id and size stay */
+  outcome?: Outcome;
   bytes: number;
   /** its answer is still in the outbox: a re-send gets that one answer, not a second */
   queued: boolean;
@@ -394,13 +387,7 @@ export class Dispatcher {
   private remember(key: string, outcome: Outcome, deliveries: (Delivery | void)[]): void {
     const pending = deliveries.filter((d): d is Delivery => d !== undefined);
     const bytes = pending[0]?.bytes ?? JSON.stringify(outcome).length;
-    const text = pending[0]?.text;
-    const entry: Remembered = {
-      at: performance.now(),
-      outcome: text === undefined ? outcome : encoder.encode(text),
-      bytes,
-      queued: pending.length > 0,
-    };
+    const entry: Remembered = { at: performance.now(), outcome, bytes, queued: pending.length > 0 };
     const previous = this.finished.get(key);
     if (previous?.outcome) this.keptBytes -= previous.bytes;
     this.finished.delete(key); // re-inserted: insertion order stays age order
@@ -445,7 +432,7 @@ export class Dispatcher {
     }
     if (done.outcome) {
       log.info("{id} finished recently; answering with its result again", { id });
-      this.answer(kind, id, sourceInstanceId, keptOutcome(done.outcome));
+      this.answer(kind, id, sourceInstanceId, done.outcome);
       return;
     }
     const ago = Math.round((performance.now() - done.at) / 1000);
@@ -556,17 +543,6 @@ class LiveOutput {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/**
- * A remembered outcome: as kept, or read back from the frame that carried it
- * (a task.result or mcp.result envelope: `success` with `result` or `error`, see answer()).
- */
-function keptOutcome(kept: Outcome | Uint8Array): Outcome {
-  if (!(kept instanceof Uint8Array)) return kept;
-  const p = JSON.parse(decoder.decode(kept)).payload;
-  return p.success ? { success: true, result: p.result } : { success: false, error: p.error };
-}
 
 function utf8Length(text: string): number {
   // ASCII, the common case, needs no encoding to count.

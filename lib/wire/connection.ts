@@ -135,10 +135,7 @@ export class Connection {
    * Reliable delivery: results go out now, or after the next connect. Never
    * dropped while connected; `settled` says when it left the queue.
    */
-  deliver(
-    type: MessageType,
-    payload: unknown,
-  ): { bytes: number; text: string; settled: Promise<Settled> } {
+  deliver(type: MessageType, payload: unknown): { bytes: number; settled: Promise<Settled> } {
     const queued = this.outbox.push(envelope(type, payload));
     if (this.socket) void this.flush();
     else this.outbox.trim();

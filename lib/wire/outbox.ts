@@ -33,15 +33,12 @@ export class Outbox {
     return this.queue.length;
   }
 
-  /** Queues one message; `settled` resolves once it is sent or dropped; `text` is the frame. */
-  push(
-    env: Envelope,
-    text = JSON.stringify(env),
-  ): { bytes: number; text: string; settled: Promise<Settled> } {
+  /** Queues one message; `settled` resolves once it is sent or dropped. */
+  push(env: Envelope, text = JSON.stringify(env)): { bytes: number; settled: Promise<Settled> } {
     const { promise, resolve } = Promise.withResolvers<Settled>();
     this.queue.push({ env, text, settle: resolve });
     this.bytes += text.length;
-    return { bytes: text.length, text, settled: promise };
+    return { bytes: text.length, settled: promise };
   }
 
   /** Applies the bound: called while disconnected, never while a socket drains the queue. */
