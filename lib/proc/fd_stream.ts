@@ -3,37 +3,40 @@
  *
  * Pipes made with libc `pipe2` (lib/proc/spawn_native.ts, spawn_merged.ts)
  * are not Deno resources, so Deno's and node's stream APIs cannot read them
- * (node fs streams on a raw fd fail with EBADF here). They are read and
- * written with `nonblocking` FFI calls: each blocking read or write runs on a
- * worker thread and never stalls the event loop.
- *
- * errno cannot be read after such a call (it ran on another thread), and the
- * one transient failure a blocking pipe read or write has is EINTR: a failed
- * call is retried a few times in a row before the stream ends in an error.
+ * (node fs streams on a raw fd fail with EBADF here). The runner's end is
+ * made non-blocking and read or written on the event loop thread, a few
+ * microseconds a call; when it has nothing to give (EAGAIN), the stream waits
+ * for it in the one shared epoll set (lib/proc/fd_poller.ts). The program's
+ * end stays blocking, as programs expect.
  *
  * @module
  */
 import { type Libc, openLibc } from "../sys/libc.ts";
+import { fdPoller } from "./fd_poller.ts";
 
 const SYMBOLS = {
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const EINTR = 4;
+const EAGAIN = 11;
 /** What one read takes when the reader brings no buffer of its own. */
 const CHUNK_BYTES = 64 * 1024;
-/** Failed calls in a row before giving up (see the module comment). */
-const RETRIES = 8;
 
 let bound: Libc<typeof SYMBOLS> | null | undefined;
 
 function binding(): Libc<typeof SYMBOLS> | undefined {
   if (bound === undefined) {
     bound = null;
-    if (Deno.build.os !== "linux") return undefined;
+    if (Deno.build.os !== "linux" || !fdPoller()) return undefined;
     try {
       bound = openLibc(SYMBOLS);
     } catch {
@@ -64,28 +67,30 @@ export function closeFd(fd: number): void {
   binding()?.symbols.close(fd);
 }
 
+/** Our end of a pipe in non-blocking mode (a flag of our end only, not the program's). */
+function nonBlocking(libc: Libc<typeof SYMBOLS>, fd: number): void {
+  const flags = libc.symbols.fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || libc.symbols.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    throw new Error(`fcntl failed (errno ${libc.errno()})`);
+  }
+}
+
 /**
  * The read end `fd` as a byte stream, which owns it from now on: a BYOB
  * reader reads straight into its own buffer. The end is closed at end of
  * file, on error, and on cancel, so a writer then gets SIGPIPE as with any
- * pipe; if a read is in flight when cancelled, the end is closed when it
- * returns (closing it under the read could let the number be reused meanwhile).
+ * pipe.
  */
 export function fdReadable(fd: number): ReadableStream<Uint8Array> {
   const libc = binding()!;
+  const poller = fdPoller()!;
+  nonBlocking(libc, fd);
   let open = true;
-  let inFlight = false;
-  let cancelled = false;
   const close = () => {
     if (!open) return;
     open = false;
+    poller.forget(fd);
     libc.symbols.close(fd);
-  };
-  const readOnce = async (into: Uint8Array): Promise<number> => {
-    for (let tries = 0;; tries++) {
-      const n = Number(await libc.symbols.read(fd, into, BigInt(into.byteLength)));
-      if (n >= 0 || tries >= RETRIES) return n;
-    }
   };
   return new ReadableStream({
     type: "bytes",
@@ -93,73 +98,67 @@ export function fdReadable(fd: number): ReadableStream<Uint8Array> {
     async pull(c: ReadableByteStreamController) {
       // With autoAllocateChunkSize there is always a request, BYOB or not.
       const req = c.byobRequest!;
-      inFlight = true;
-      let n: number;
-      try {
-        n = await readOnce(req.view as Uint8Array);
-      } finally {
-        inFlight = false;
+      const view = req.view as Uint8Array;
+      for (;;) {
+        if (!open) return; // cancelled while waiting
+        const n = Number(libc.symbols.read(fd, view, BigInt(view.byteLength)));
+        if (n > 0) return req.respond(n);
+        if (n === 0) {
+          close();
+          c.close();
+          return req.respond(0);
+        }
+        const errno = libc.errno();
+        if (errno === EAGAIN) await poller.wait(fd, "read");
+        else if (errno !== EINTR) {
+          close();
+          return c.error(new Error(`reading the program's output failed (errno ${errno})`));
+        }
       }
-      if (cancelled) return close();
-      if (n > 0) return req.respond(n);
-      close();
-      if (n < 0) return c.error(new Error("reading the program's output failed"));
-      c.close();
-      req.respond(0);
     },
-    cancel() {
-      cancelled = true;
-      if (!inFlight) close();
-    },
+    cancel: close,
   }, { highWaterMark: 0 });
 }
 
 /**
  * The write end `fd` as a stream, which owns it from now on. A write to a
  * pipe whose reader is gone fails (EPIPE: the runtime ignores SIGPIPE) and
- * rejects with BrokenPipe. Closing or aborting closes the end, after a write
- * in flight returns; so does `readerGone` settling (the program exited), so
- * an input nobody closes does not keep its descriptor for ever.
+ * rejects with BrokenPipe. Closing or aborting closes the end; so does
+ * `readerGone` settling (the program exited), so an input nobody closes does
+ * not keep its descriptor for ever.
  */
 export function fdWritable(fd: number, readerGone?: Promise<unknown>): WritableStream<Uint8Array> {
   const libc = binding()!;
+  const poller = fdPoller()!;
+  nonBlocking(libc, fd);
   let open = true;
-  let inFlight = false;
-  let closing = false;
   const close = () => {
     if (!open) return;
     open = false;
+    poller.forget(fd); // a write waiting for room wakes, finds the end closed and fails
     libc.symbols.close(fd);
   };
-  const done = () => {
-    closing = true;
-    if (!inFlight) close();
-  };
-  void readerGone?.finally(done);
+  void readerGone?.finally(close);
   const broken = () => new Deno.errors.BrokenPipe("the program's input is closed");
   return new WritableStream<Uint8Array>({
     async write(chunk) {
-      // The stream hands chunks one at a time, so one write is in flight at most.
-      if (closing) throw broken();
-      inFlight = true;
-      try {
-        for (let at = 0, fails = 0; at < chunk.byteLength;) {
-          if (closing) throw broken();
-          const rest = chunk.subarray(at);
-          const n = Number(await libc.symbols.write(fd, rest, BigInt(rest.byteLength)));
-          if (n >= 0) {
-            at += n;
-            fails = 0;
-          } else if (++fails > RETRIES) {
-            throw broken();
-          }
+      for (let at = 0; at < chunk.byteLength;) {
+        if (!open) throw broken();
+        const rest = chunk.subarray(at);
+        const n = Number(libc.symbols.write(fd, rest, BigInt(rest.byteLength)));
+        if (n >= 0) {
+          at += n;
+          continue;
         }
-      } finally {
-        inFlight = false;
-        if (closing) close();
+        const errno = libc.errno();
+        if (errno === EAGAIN) await poller.wait(fd, "write");
+        else if (errno !== EINTR) {
+          close();
+          throw broken();
+        }
       }
     },
-    close: done,
-    abort: done,
+    close,
+    abort: close,
   });
 }

@@ -24,9 +24,12 @@
  * a shell) left open without that flag would otherwise reach every command
  * (Deno.Command passes those on).
  *
- * Pipes are libc pipes read and written through FFI (lib/proc/fd_stream.ts);
- * the exit status comes from a `nonblocking` waitpid on a worker thread. Rust's
- * runtime reaps only the children it started (by pid), so it never takes ours.
+ * Pipes are libc pipes read and written through FFI (lib/proc/fd_stream.ts).
+ * The exit is learnt from a pidfd, which becomes readable when the program
+ * ends, in the shared epoll set (lib/proc/fd_poller.ts), then reaped with a
+ * waitpid that does not block; where pidfds are missing (Linux < 5.3), a
+ * blocking waitpid on a pool thread. Rust's runtime reaps only the children it
+ * started (by pid), so it never takes ours.
  *
  * Needs glibc 2.34 or later (posix_spawn_file_actions_addclosefrom_np; Debian
  * 12, Ubuntu 22.04, RHEL 9 and the distroless image have it); where it is missing, `nativeSpawnAvailable()` is false and the caller uses
@@ -36,6 +39,7 @@
  */
 import { constants } from "node:os";
 import { type Libc, openLibc } from "../sys/libc.ts";
+import { fdPoller } from "./fd_poller.ts";
 import { closeFd, fdPipesAvailable, fdReadable, fdWritable, openPipe } from "./fd_stream.ts";
 
 const SYMBOLS = {
@@ -64,6 +68,9 @@ const SYMBOLS = {
   sigemptyset: { parameters: ["buffer"], result: "i32" },
   __xpg_strerror_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
+  waitpidNow: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32" },
+  pidfd_open: { name: "syscall", parameters: ["i64", "i64", "i64"], result: "i64" },
+  close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 // glibc's values (bits/spawn.h, fcntl.h), the same on x86_64 and aarch64
@@ -75,6 +82,9 @@ const O_RDWR = 0o2;
 const STRUCT_BYTES = 512;
 /** A waitpid that fails this many times in a row (EINTR) gives up. */
 const WAIT_RETRIES = 64;
+/** the system call's number, the same on x86_64 and aarch64 */
+const SYS_PIDFD_OPEN = 434n;
+const WNOHANG = 1;
 
 let bound: Libc<typeof SYMBOLS> | null | undefined;
 
@@ -262,6 +272,23 @@ function argumentImage(argv: readonly string[], envp: readonly string[]) {
 
 function waitFor(libc: Libc<typeof SYMBOLS>, pid: number): Promise<Deno.CommandStatus> {
   const cell = new Int32Array(1);
+  const poller = fdPoller();
+  const pidfd = poller ? Number(libc.symbols.pidfd_open(SYS_PIDFD_OPEN, BigInt(pid), 0n)) : -1;
+  if (poller && pidfd >= 0) {
+    return (async () => {
+      try {
+        for (;;) {
+          const r = libc.symbols.waitpidNow(pid, cell, WNOHANG);
+          if (r === pid) return decodeStatus(cell[0]);
+          if (r < 0) return { success: false, code: 1, signal: null }; // not ours (never expected)
+          await poller.wait(pidfd, "read");
+        }
+      } finally {
+        poller.forget(pidfd);
+        libc.symbols.close(pidfd);
+      }
+    })();
+  }
   return (async () => {
     for (let fails = 0; fails < WAIT_RETRIES;) {
       const r = await libc.symbols.waitpid(pid, cell, 0);
