@@ -26,6 +26,7 @@ const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 const F_GETFL = 3;
 const F_SETFL = 4;
+const F_DUPFD_CLOEXEC = 1030;
 const EINTR = 4;
 const EAGAIN = 11;
 /** What one read takes when the reader brings no buffer of its own. */
@@ -59,7 +60,32 @@ export function openPipe(): { readFd: number; writeFd: number } {
   if (libc.symbols.pipe2(fds, O_CLOEXEC) !== 0) {
     throw new Error(`pipe2 failed (errno ${libc.errno()})`);
   }
-  return { readFd: fds[0], writeFd: fds[1] };
+  let readFd: number;
+  try {
+    readFd = aboveStdio(libc, fds[0]);
+  } catch (err) {
+    libc.symbols.close(fds[1]);
+    throw err;
+  }
+  try {
+    return { readFd, writeFd: aboveStdio(libc, fds[1]) };
+  } catch (err) {
+    libc.symbols.close(readFd);
+    throw err;
+  }
+}
+
+/**
+ * `fd` moved to 3 or above. Where the runner's own stdin, stdout or stderr
+ * is closed, a new pipe can get 0-2, and a program's start, which sets 0-2
+ * one after another, would overwrite one end before copying it.
+ */
+function aboveStdio(libc: Libc<typeof SYMBOLS>, fd: number): number {
+  if (fd > 2) return fd;
+  const moved = libc.symbols.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  libc.symbols.close(fd);
+  if (moved < 0) throw new Error(`fcntl failed (errno ${libc.errno()})`);
+  return moved;
 }
 
 /** Closes a descriptor this process owns (once: the caller keeps track). */

@@ -300,3 +300,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "posix_spawn: pipes still reach the program when the runner's own fds 0-2 are closed",
+  ignore: !linux || !libcPath(),
+  async fn() {
+    const here = (f: string) => JSON.stringify(new URL(f, import.meta.url).href);
+    const file = Deno.makeTempFileSync({ suffix: ".ts" });
+    // With 0 and 1 closed, pipe2 hands out 0 and 1 for the stderr pipe: the start's
+    // own /dev/null for fd 1 would overwrite the program's end before it is copied to 2.
+    Deno.writeTextFileSync(
+      file,
+      `import { spawnNative } from ${here("./spawn_native.ts")};
+       import { openLibc } from ${here("../sys/libc.ts")};
+       import { openPipe, closeFd } from ${here("./fd_stream.ts")};
+       const libc = openLibc({ close: { parameters: ["i32"], result: "i32" } });
+       const first = openPipe(); // the libraries' own descriptors are taken before 0 and 1 close
+       closeFd(first.readFd);
+       closeFd(first.writeFd);
+       libc.symbols.close(0);
+       libc.symbols.close(1);
+       const c = spawnNative("/bin/sh", { argv0: "sh", args: ["-c", "echo err >&2"],
+         env: {}, stdin: "null", stdout: "null", stderr: "piped" });
+       const err = await new Response(c.stderr).text();
+       await c.status;
+       Deno.stderr.writeSync(new TextEncoder().encode(JSON.stringify(err)));`,
+    );
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", file],
+        stdin: "null",
+      }).output();
+      expect(new TextDecoder().decode(out.stderr)).toBe(JSON.stringify("err\n"));
+    } finally {
+      Deno.removeSync(file);
+    }
+  },
+});
