@@ -4,8 +4,8 @@
  */
 import { VERSION } from "../version.ts";
 
-export const COMMIT = "f961bf008703";
-export const BUILT = "2026-12-02T07:22:23Z";
+export const COMMIT = "dev";
+export const BUILT = "dev";
 
 /** `flashduty-runner 0.1.0 (commit dev, built dev, deno 2.9.6 linux/x86_64)` */
 export function versionText(): string {
