@@ -8,6 +8,10 @@ import { isWithin } from "./within.ts";
 export { isWithin };
 
 const MAX_SYMLINK_HOPS = 40;
+/** relative, no empty component (`//`, a trailing `/`), no NUL */
+const PLAIN_RELATIVE = /^[^/\0]+(?:\/[^/\0]+)*$/;
+/** a `.` or `..` component */
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /**
  * The workspace root and the one place that turns a path from the platform
@@ -45,6 +49,8 @@ export class Workspace {
    * Throws PathEscapeError when it names a place outside, as written.
    */
   lexical(path: string): string {
+    // Most paths are already in that form: kept as they are, with no path arithmetic.
+    if (sep === "/" && PLAIN_RELATIVE.test(path) && !DOT_COMPONENT.test(path)) return path;
     return this.relative(this.#lexicalAbs(path));
   }
 
