@@ -132,9 +132,9 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     log.warn("no config file (--config): every command is denied; see docs/security-model.md");
   }
   connection.start();
-  const stopReload = listenForReload(async () => {
-    // What only a reload needs (the permission and kernel-rule derivations) loads on
-    // the first SIGHUP, not at start (start-up time, docs/benchmarks.md).
+  // What only a reload needs (the permission and kernel-rule derivations) loads on the
+  // first SIGHUP, not at start (start-up time, docs/benchmarks.md).
+  const loadSandboxGaps = async (): Promise<(next: RunnerConfig) => string[]> => {
     const [{ missingGrants, sandboxInput }, { derivePermissions }, { deriveKernelRules }] =
       await Promise.all([
         import("./sandbox/supervisor.ts"),
@@ -154,21 +154,34 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
         logger("reload"),
       );
     }
+    return (next) => [
+      ...missingGrants(derivePermissions(sandboxInput({
+        config: next,
+        configPath: next.path,
+        workspace: settings.workspace,
+        platformUrl: settings.url,
+      }))),
+      // called on the main thread (a signal listener), which starts every program
+      ...(kernel?.reload(next) ?? []),
+    ];
+  };
+  const stopReload = listenForReload(async () => {
+    let sandboxGaps: (next: RunnerConfig) => string[];
+    try {
+      sandboxGaps = await loadSandboxGaps();
+    } catch (err) {
+      // a reload never throws: the runner goes on with the rules it has
+      logger("reload").error("SIGHUP: config reload failed; keeping the old rules: {error}", {
+        error: (err as Error).message,
+      });
+      return false;
+    }
     return await reloadConfig({
       holder: current,
       path: config.path,
       log: logger("reload"),
       onReloaded: (next) => current.redactor = runnerRedactor(settings, next),
-      sandboxGaps: (next) => [
-        ...missingGrants(derivePermissions(sandboxInput({
-          config: next,
-          configPath: next.path,
-          workspace: settings.workspace,
-          platformUrl: settings.url,
-        }))),
-        // called on the main thread (a signal listener), which starts every program
-        ...(kernel?.reload(next) ?? []),
-      ],
+      sandboxGaps,
     });
   });
 
