@@ -6,6 +6,7 @@
  */
 import { expect } from "./deps.ts";
 import { REDACTED, Redactor } from "../lib/redact/redactor.ts";
+import { SECRET_PATTERNS } from "../lib/redact/patterns.ts";
 
 /** mulberry32: a small seeded PRNG, so a failing round can be replayed. */
 function rng(seed: number) {
@@ -80,6 +81,26 @@ const SHAPES: ((r: R) => [string, string])[] = [
     const body = Array.from({ length: r.int(3, 40) }, () => r.chars(ALNUM + "+/", 64)).join("\n");
     return [`-----BEGIN RSA PRIVATE KEY-----\n${body}\n-----END RSA PRIVATE KEY-----`, body];
   },
+  (r) => {
+    const k = "glpat-" + r.chars(B64URL, r.int(20, 64));
+    return [k, k];
+  },
+  (r) => {
+    const v = r.chars(ALNUM, 9) + "/" + r.chars(ALNUM, 11) + "/" + r.chars(ALNUM, 24);
+    return [`https://hooks.slack.com/services/${v}`, v];
+  },
+  (r) => {
+    const k = "AIza" + r.chars(ALNUM, 35);
+    return [k, k];
+  },
+  (r) => {
+    const k = r.pick(["sk", "rk"]) + "_live_" + r.chars(ALNUM, r.int(16, 99));
+    return [k, k];
+  },
+  (r) => {
+    const k = "npm_" + r.chars(ALNUM, 36);
+    return [k, k];
+  },
   () => ["operator-secret-Z9q", "operator-secret-Z9q"],
   () => ["wnt_the_runner_token_1234", "wnt_the_runner_token_1234"],
 ];
@@ -142,6 +163,34 @@ Deno.test("redact: each well-known shape is masked and its context kept", () => 
   // nothing secret: unchanged, byte for byte
   const plain = "NAME READY STATUS\npod-a 1/1 Running\nkey=value tokens: 5 passwords";
   expect(red.redact(plain)).toBe(plain);
+});
+
+Deno.test("redact: every match of a pattern contains its `needs`, so the quick search never skips a secret", () => {
+  const texts: string[] = [];
+  for (let seed = 1; seed <= 200; seed++) {
+    const r = rng(seed);
+    for (const shape of SHAPES) texts.push(shape(r)[0]);
+    texts.push(corpus(r).text);
+    texts.push(crypto.getRandomValues(new Uint8Array(r.int(1, 4096))).toBase64());
+  }
+  const matched = new Map<string, number>();
+  for (const { name, regex, needs } of SECRET_PATTERNS) {
+    if (!needs) continue;
+    for (const text of texts) {
+      regex.lastIndex = 0;
+      for (let m = regex.exec(text); m !== null; m = regex.exec(text)) {
+        if (!needs.test(m[0])) throw new Error(`${name}: a match without ${needs}: ${m[0]}`);
+        matched.set(name, (matched.get(name) ?? 0) + 1);
+        if (m[0] === "") regex.lastIndex++;
+      }
+    }
+  }
+  // every pattern with a `needs` was really exercised
+  for (const { name, needs } of SECRET_PATTERNS) {
+    if (needs) {
+      expect({ name, matched: (matched.get(name) ?? 0) > 50 }).toEqual({ name, matched: true });
+    }
+  }
 });
 
 Deno.test("redact: an unclosed private key is masked to the end", () => {

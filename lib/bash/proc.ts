@@ -1,8 +1,8 @@
 /**
  * Starting programs in their own process group and killing whole trees.
  *
- * Every program the runner starts gets `detached: true` (setsid: a new
- * session and process group whose id is its pid), so a signal to `-pid`
+ * Every program the runner starts leads a new session and process group
+ * (setsid: the group's id is its pid), so a signal to `-pid`
  * reaches everything it forked that stayed in the group. Descendants that
  * moved to a group of their own are listed (/proc, or ps under the sandbox)
  * before the first signal, since a dead parent's orphans are reparented and
@@ -16,17 +16,11 @@ import type { Readable, Writable } from "node:stream";
 import { descendants, killAll, type ProcessId } from "../proc/process_tree.ts";
 import { sendSignal } from "../proc/signal.ts";
 import { type MergedPipe, mergedPipe } from "../proc/spawn_merged.ts";
+import { type Child, nativeSpawnAvailable, spawnNative, type Stdio } from "../proc/spawn_native.ts";
+
+export type { Child };
 
 export const KILL_GRACE_MS = 2_000;
-
-/** What the runner uses of a started program (Deno.ChildProcess has it all). */
-export interface Child {
-  readonly pid: number;
-  readonly stdin: WritableStream<Uint8Array>;
-  readonly stdout: ReadableStream<Uint8Array>;
-  readonly stderr: ReadableStream<Uint8Array>;
-  readonly status: Promise<Deno.CommandStatus>;
-}
 
 /** A started program and its process group. */
 export interface Started {
@@ -42,18 +36,35 @@ export class ProcessTree {
   private killing: Promise<void> | undefined;
   #started = 0;
 
+  readonly #native: boolean;
+  readonly #beforeFirstStart: (() => void) | undefined;
+
+  /**
+   * `native`: start programs with posix_spawn (the default where glibc
+   * allows); false takes the fallback path (tests run both).
+   * `beforeFirstStart`: called once, before the first program starts.
+   */
+  constructor(o: { native?: boolean; beforeFirstStart?: () => void } = {}) {
+    this.#native = o.native ?? nativeSpawnAvailable();
+    this.#beforeFirstStart = o.beforeFirstStart;
+  }
+
   /** Programs started (or tried): while none was, no process can carry the task's marker. */
   get started(): number {
     return this.#started;
   }
 
   /**
-   * Starts `program` as the leader of a new process group. Throws as Deno.Command does.
-   * With `argv0`, the program sees that as its name (`ls`, as typed) while the
-   * resolved path is what runs: Deno.Command cannot do that, node:child_process can.
-   * With `mergeOutput` (stdout and stderr go to one destination), both are one
-   * OS pipe, so their order is the program's (lib/proc/spawn_merged.ts); where
-   * that pipe cannot be made, they stay two pipes and `merged` says false.
+   * Starts `program` as the leader of a new session and process group. Throws
+   * as Deno.Command does. With `argv0`, the program sees that as its name
+   * (`ls`, as typed) while the resolved path is what runs. With `mergeOutput`
+   * (stdout and stderr go to one destination), both are one OS pipe, so their
+   * order is the program's; where that pipe cannot be made, they stay two
+   * pipes and `merged` says false.
+   *
+   * Through posix_spawn where glibc allows (lib/proc/spawn_native.ts: a
+   * vfork, not a fork of the whole runner); else node:child_process, which
+   * takes argv0 and raw fds, or Deno.Command.
    */
   spawn(
     program: string,
@@ -62,7 +73,22 @@ export class ProcessTree {
     mergeOutput = false,
   ): Started {
     if (this.killing) throw new Deno.errors.Interrupted("the command is being stopped");
+    if (this.#started === 0) this.#beforeFirstStart?.();
     this.#started++; // before the attempt: a start that throws half way is still swept
+    if (this.#native) {
+      const child = spawnNative(program, {
+        argv0: argv0 ?? program,
+        args: options.args ?? [],
+        cwd: options.cwd === undefined ? undefined : String(options.cwd),
+        env: options.clearEnv ? { ...options.env } : { ...Deno.env.toObject(), ...options.env },
+        stdin: stdio(options.stdin),
+        stdout: stdio(options.stdout),
+        stderr: stdio(options.stderr),
+        merge: mergeOutput,
+      });
+      this.groups.set(child.pid, child.status);
+      return { child, pid: child.pid, merged: mergeOutput && options.stdout === "piped" };
+    }
     const pipe = mergeOutput ? mergedPipe() : undefined;
     const child = pipe || (argv0 !== undefined && argv0 !== program)
       ? spawnNamed(program, argv0 ?? program, options, pipe)
@@ -97,6 +123,11 @@ export class ProcessTree {
     for (const g of leaders) signal(-g, "SIGKILL");
     await killAll(family);
   }
+}
+
+/** Deno.Command's default for each stream is "inherit". */
+function stdio(mode: Deno.CommandOptions["stdin"]): Stdio {
+  return mode === "piped" || mode === "null" ? mode : "inherit";
 }
 
 function signal(pid: number, sig: Deno.Signal): void {

@@ -64,7 +64,7 @@ export async function runBash(
   ctx.allowedBy?.(plan.checks.flatMap((c) => c.decision.rule ? [c.decision.rule.pattern] : []));
   if (plan.script) await preflightRedirects(plan.script, ws, cwd);
 
-  const tree = new ProcessTree();
+  const tree = new ProcessTree({ beforeFirstStart: () => marker.beforeFirstStart() });
   const seconds = timeoutSeconds(TIMEOUTS.bash, req.timeout);
   let why: "timeout" | "cancel" | undefined;
   const abandon = new AbortController();

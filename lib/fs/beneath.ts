@@ -116,13 +116,25 @@ export class Beneath implements WorkspaceFs {
    * symlink-free open.
    */
   async openFollow(rel: string, flags: number, mode: number, display: string): Promise<number> {
-    if (this.#openat2) {
-      try {
-        return this.#beneath(rel, flags, mode, RESOLVE.NO_MAGICLINKS);
-      } catch (err) {
-        if (!(err instanceof SysError) || !SECOND_LOOK.has(err.errno)) throw err;
-      }
+    return this.#openFast(rel, flags, mode) ?? await this.#openResolved(rel, flags, mode, display);
+  }
+
+  /**
+   * The common case, on this thread: openat2 below the root. Undefined when
+   * the path needs the second look (or there is no openat2); other failures throw.
+   */
+  #openFast(rel: string, flags: number, mode: number): number | undefined {
+    if (!this.#openat2) return undefined;
+    try {
+      return this.#beneath(rel, flags, mode, RESOLVE.NO_MAGICLINKS);
+    } catch (err) {
+      if (!(err instanceof SysError) || !SECOND_LOOK.has(err.errno)) throw err;
+      return undefined;
     }
+  }
+
+  /** The second look: the lstat chain's real path, opened with no symlink allowed. */
+  async #openResolved(rel: string, flags: number, mode: number, display: string): Promise<number> {
     if (!this.realRel) throw new PathEscapeError(display);
     let real: string;
     try {
@@ -163,16 +175,36 @@ export class Beneath implements WorkspaceFs {
     }
   }
 
-  async openFile(rel: string, display: string, mode: OpenMode): Promise<FileHandle> {
+  openFile(rel: string, display: string, mode: OpenMode): Promise<FileHandle> {
     const flags = mode === "read"
       ? O.RDONLY | O.NONBLOCK | O.CLOEXEC
       : O.WRONLY | O.CREAT | O.NONBLOCK | O.CLOEXEC | (mode === "append" ? O.APPEND : 0);
-    let fd: number;
+    const perm = mode === "read" ? 0 : 0o644;
+    // The common case (openat2 takes the path) stays on this thread with no hop
+    // through the event loop: a read task is a handful of system calls.
+    let fd: number | undefined;
     try {
-      fd = await this.openFollow(rel, flags, mode === "read" ? 0 : 0o644, display);
+      fd = this.#openFast(rel, flags, perm);
     } catch (err) {
-      throw openError(err, display, mode);
+      return Promise.reject(openError(err, display, mode));
     }
+    if (fd !== undefined) {
+      try {
+        return Promise.resolve(this.#opened(fd, display, mode));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.#openResolved(rel, flags, perm, display).then(
+      (fd) => this.#opened(fd, display, mode),
+      (err) => {
+        throw openError(err, display, mode);
+      },
+    );
+  }
+
+  /** The open `fd` checked (a regular file; for writing, one link) and made a handle. */
+  #opened(fd: number, display: string, mode: OpenMode): FileHandle {
     try {
       const st = this.sys.fstat(fd);
       if (st.kind === "dir") {

@@ -5,6 +5,10 @@ import { PathFs } from "./path_fs.ts";
 import type { WorkspaceFs } from "./workspace_fs.ts";
 
 const MAX_SYMLINK_HOPS = 40;
+/** relative, no empty component (`//`, a trailing `/`), no NUL */
+const PLAIN_RELATIVE = /^[^/\0]+(?:\/[^/\0]+)*$/;
+/** a `.` or `..` component */
+const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
 
 /** True when `child` is `parent` or lies below it (both absolute, normalized). */
 export function isWithin(child: string, parent: string): boolean {
@@ -49,6 +53,8 @@ export class Workspace {
    * Throws PathEscapeError when it names a place outside, as written.
    */
   lexical(path: string): string {
+    // Most paths are already in that form: kept as they are, with no path arithmetic.
+    if (sep === "/" && PLAIN_RELATIVE.test(path) && !DOT_COMPONENT.test(path)) return path;
     return this.relative(this.#lexicalAbs(path));
   }
 

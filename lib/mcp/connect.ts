@@ -130,6 +130,7 @@ async function connectStdio(
   const program = assertLaunchAllowed(server, opts.policy, opts.cwd, env);
   // the server and all it starts carry the marker, so closing finds even what detached
   const marker = new TaskMarker();
+  marker.beforeFirstStart(); // the server starts below
   const transport = new StdioClientTransport({
     command: program,
     args: server.args,

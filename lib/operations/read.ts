@@ -19,9 +19,12 @@ export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> 
   const offset = Math.max(0, Math.floor(args.offset ?? 0));
   const limit = Math.floor(args.limit ?? 0);
   const ws = ctx.workspace;
-  const file = await ws.fs.openFile(ws.lexical(path), path, "read").catch((err) => {
+  let file;
+  try {
+    file = await ws.fs.openFile(ws.lexical(path), path, "read");
+  } catch (err) {
     throw err instanceof Deno.errors.NotFound ? new TaskError(`file not found: ${path}`) : err;
-  });
+  }
   const size = file.size;
   try {
     if (offset >= size) return { content: "", total_size: size };

@@ -20,6 +20,7 @@
  * @module
  */
 import { linuxSys, O, type Sys } from "../fs/linux_fs.ts";
+import { type PidFilter, PidWindow } from "./pid_window.ts";
 import { sendSignal } from "./signal.ts";
 
 /** The variable's name. child_env.ts strips FLASHDUTY_* from what programs inherit; this is added after. */
@@ -32,6 +33,19 @@ const MAX_SWEEPS = 20;
 export class TaskMarker {
   /** random: a task cannot guess another's marker to hide in it, or to get it killed */
   readonly value = crypto.randomUUID();
+  #window: PidWindow | undefined;
+  #windowOpened = false;
+
+  /**
+   * Call before the first process carrying the marker starts: the sweep then
+   * reads only processes created since (lib/proc/pid_window.ts). Without it,
+   * the sweep reads every process.
+   */
+  beforeFirstStart(): void {
+    if (this.#windowOpened) return;
+    this.#windowOpened = true;
+    this.#window = PidWindow.open();
+  }
 
   /** `env` plus the marker (a new object). */
   mark(env: Record<string, string>): Record<string, string> {
@@ -47,7 +61,7 @@ export class TaskMarker {
     const needle = `${TASK_MARKER_ENV}=${this.value}`;
     let killed = 0;
     for (let i = 0; i < MAX_SWEEPS; i++) {
-      const pids = await markedProcesses(needle);
+      const pids = await markedProcesses(needle, SCAN_BATCH, this.#window?.current());
       if (pids.length === 0) break;
       for (const pid of pids) if (killPid(pid)) killed++;
       // let the kernel take them down before looking again
@@ -59,13 +73,18 @@ export class TaskMarker {
 
 /**
  * Pids (not this process) whose environment holds `needle` as one whole
- * entry. `batch`: environ files open at once (tests make it small).
+ * entry. `batch`: environ files open at once (tests make it small); `only`:
+ * the pids worth reading (undefined: all).
  */
-export async function markedProcesses(needle: string, batch = SCAN_BATCH): Promise<number[]> {
+export async function markedProcesses(
+  needle: string,
+  batch = SCAN_BATCH,
+  only?: PidFilter,
+): Promise<number[]> {
   const sys = linuxSys();
   if (sys) {
     try {
-      return await scanProc(sys, needle, batch);
+      return await scanProc(sys, needle, batch, only);
     } catch { /* no /proc: ask ps */ }
   }
   return await scanPs(needle);
@@ -80,13 +99,20 @@ export async function markedProcesses(needle: string, batch = SCAN_BATCH): Promi
  * `bash` task). The opens stay on this thread (microseconds: an open takes
  * no memory lock), and fail at once for processes not ours to read.
  */
-async function scanProc(sys: Sys, needle: string, batch: number): Promise<number[]> {
+async function scanProc(
+  sys: Sys,
+  needle: string,
+  batch: number,
+  only: PidFilter | undefined,
+): Promise<number[]> {
   const want = new TextEncoder().encode(`${needle}\0`);
   const proc = sys.openat(-100, "/proc", O.RDONLY | O.DIRECTORY | O.CLOEXEC);
   const out: number[] = [];
   try {
     const pids = sys.readdir(proc).map((e) => e.name)
-      .filter((name) => /^\d+$/.test(name) && Number(name) !== Deno.pid);
+      .filter((name) =>
+        /^\d+$/.test(name) && Number(name) !== Deno.pid && (!only || only(Number(name)))
+      );
     // in batches: a host with thousands of processes must not run the runner out of descriptors
     for (let at = 0; at < pids.length; at += batch) {
       const open: { pid: number; fd: number }[] = [];

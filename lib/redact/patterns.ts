@@ -7,15 +7,25 @@
  * Every pattern starts with a literal or a short bounded prefix and bounds
  * its repetitions, so a scan is linear in the text (no pattern rescans a
  * long run of characters from each position).
+ *
+ * `needs` is what every match of the pattern contains (a literal, or one of
+ * a few characters): a text without it cannot match, and a quick search for
+ * it spares the full scan. It only skips work: the text is redacted exactly
+ * as the full scan would (tests/redact.test.ts checks each one against every
+ * secret shape and a fuzzed corpus). Most results (base64 file content,
+ * listings) hold none of them for most patterns.
  */
 export interface SecretPattern {
   name: string;
   regex: RegExp;
+  /** every match contains a match of this; absent: always scanned */
+  needs?: RegExp;
 }
 
-const p = (name: string, source: string, flags = ""): SecretPattern => ({
+const p = (name: string, source: string, needs?: RegExp, flags = ""): SecretPattern => ({
   name,
   regex: new RegExp(source, "gd" + flags),
+  needs,
 });
 
 export const SECRET_PATTERNS: readonly SecretPattern[] = [
@@ -24,6 +34,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
     "private-key",
     String
       .raw`-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----`,
+    /-----BEGIN /,
   ),
   // AWS access key ids (long-lived AKIA, temporary ASIA, and the other IAM prefixes).
   p(
@@ -34,22 +45,32 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   p(
     "github-token",
     String.raw`\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b`,
+    /_/,
   ),
-  p("gitlab-token", String.raw`\bglpat-[A-Za-z0-9_-]{20,64}\b`),
+  p("gitlab-token", String.raw`\bglpat-[A-Za-z0-9_-]{20,64}\b`, /glpat-/),
   // Slack bot/user/app tokens and incoming webhooks.
-  p("slack-token", String.raw`\bxox[abposre]-[A-Za-z0-9-]{10,250}`),
-  p("slack-webhook", String.raw`https://hooks\.slack\.com/services/(?<s>[A-Za-z0-9/_-]{10,200})`),
-  p("google-api-key", String.raw`\bAIza[0-9A-Za-z_-]{35}\b`),
-  p("stripe-key", String.raw`\b[sr]k_live_[0-9A-Za-z]{16,128}\b`),
-  p("npm-token", String.raw`\bnpm_[A-Za-z0-9]{36}\b`),
+  p("slack-token", String.raw`\bxox[abposre]-[A-Za-z0-9-]{10,250}`, /xox/),
+  p(
+    "slack-webhook",
+    String.raw`https://hooks\.slack\.com/services/(?<s>[A-Za-z0-9/_-]{10,200})`,
+    /hooks\.slack\.com/,
+  ),
+  p("google-api-key", String.raw`\bAIza[0-9A-Za-z_-]{35}\b`, /AIza/),
+  p("stripe-key", String.raw`\b[sr]k_live_[0-9A-Za-z]{16,128}\b`, /k_live_/),
+  p("npm-token", String.raw`\bnpm_[A-Za-z0-9]{36}\b`, /npm_/),
   // A JSON Web Token: header.payload.signature, both JSON parts base64url of `{"`.
-  p("jwt", String.raw`\beyJ[A-Za-z0-9_-]{2,8192}\.eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,8192}`),
+  p(
+    "jwt",
+    String.raw`\beyJ[A-Za-z0-9_-]{2,8192}\.eyJ[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,8192}`,
+    /eyJ/,
+  ),
   // `Authorization: Bearer x` / `Basic x`.
-  p("bearer", String.raw`\b(?:Bearer|Basic)\s{1,5}(?<s>[A-Za-z0-9._~+/=-]{8,4096})`, "i"),
+  p("bearer", String.raw`\b(?:Bearer|Basic)\s{1,5}(?<s>[A-Za-z0-9._~+/=-]{8,4096})`, /\s/, "i"),
   // user:password@ in a URL.
   p(
     "url-credentials",
     String.raw`\b[a-z][a-z0-9+.-]{0,20}://[^/\s:@]{1,256}:(?<s>[^/\s@]{1,256})@`,
+    /:\/\//,
     "i",
   ),
   // password=..., "api_key": "...", DB_PASSWORD=..., client-secret: ... (the value only).
@@ -58,6 +79,7 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
     "key-value",
     String
       .raw`(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)(?:[_.-][A-Za-z0-9_.-]{0,40})?["']?\s{0,5}[:=]\s{0,5}["']?(?<s>[^\s"'&,;<>]{1,512})`,
+    /[:=]/,
     "i",
   ),
 ];

@@ -50,7 +50,8 @@ export class Redactor {
   /** Every secret in `text`, whole matches sorted by start. */
   private matches(text: string, final: boolean): Match[] {
     const out: Match[] = [];
-    for (const { regex } of this.patterns) {
+    for (const { regex, needs } of this.patterns) {
+      if (needs !== undefined && !needs.test(text)) continue; // cannot match (patterns.ts)
       regex.lastIndex = 0;
       for (let m = regex.exec(text); m !== null; m = regex.exec(text)) {
         const whole = m.indices![0]!;
@@ -94,13 +95,14 @@ export class Redactor {
   /** Every string inside `value` (objects and arrays walked) redacted; a copy. */
   redactDeep<T>(value: T): T {
     if (typeof value === "string") return this.redact(value) as T;
+    if (typeof value !== "object" || value === null || value instanceof Uint8Array) return value;
     if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
-    if (typeof value === "object" && value !== null && !(value instanceof Uint8Array)) {
-      return Object.fromEntries(
-        Object.entries(value).map(([k, v]) => [k, this.redactDeep(v)]),
-      ) as T;
-    }
-    return value;
+    // A loop rather than entries/fromEntries: this runs on every result.
+    const from = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    // (Deno has no __proto__ setter: a "__proto__" key from JSON stays a plain key.)
+    for (const k of Object.keys(from)) out[k] = this.redactDeep(from[k]);
+    return out as T;
   }
 
   /** A redacting stream for one output stream of one task. */

@@ -221,8 +221,9 @@ function libcGrant(notes: string[]): string[] {
     `--allow-ffi=${libc}: the runner makes itself non-dumpable (prctl), so programs it ` +
       "starts cannot read its memory or environment through /proc; workspace files are " +
       "opened with openat2(RESOLVE_BENEATH) through the C library, so no symlink swapped in " +
-      "mid-task is followed out (lib/fs/beneath.ts); restricted mode's `2>&1` is one pipe " +
-      "(pipe2), so a program's stdout and stderr keep their order (lib/proc/spawn_merged.ts)",
+      "mid-task is followed out (lib/fs/beneath.ts); programs start through posix_spawn, after " +
+      "the same --allow-run check Deno.Command makes (lib/proc/spawn_native.ts), and " +
+      "restricted mode's `2>&1` is one pipe (pipe2), so stdout and stderr keep their order",
   );
   return [libc];
 }

@@ -13,7 +13,7 @@ import {
   type TaskResultPayload,
 } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
-import type { Redactor } from "../redact/redactor.ts";
+import type { Redactor, RedactStream } from "../redact/redactor.ts";
 
 /** An answer handed to the connection: its size, and when it left the outbox. */
 export interface Delivery {
@@ -285,39 +285,39 @@ export class Dispatcher {
   }
 
   private async execute(job: Job): Promise<Outcome> {
-    const log = this.opts.log.with({
-      task_id: job.id,
-      trace_id: job.traceId,
-      operation: job.operation,
-    });
+    // Per task, only what the task uses is built: most never log or stream output (a read).
+    let taskLog: Logger | undefined;
+    const log = () =>
+      taskLog ??= this.opts.log.with({
+        task_id: job.id,
+        trace_id: job.traceId,
+        operation: job.operation,
+      });
+    const info = this.opts.log.isEnabledFor("info");
     const handler = Object.hasOwn(this.operations, job.operation)
       ? this.operations[job.operation]
       : undefined;
     if (!handler) {
       const known = Object.keys(this.operations).join(", ");
       const error = `unknown operation ${JSON.stringify(job.operation)} (supported: ${known})`;
-      log.warn("{error}", { error });
+      log().warn("{error}", { error });
       return { success: false, error };
     }
-    const coalescer = new OutputCoalescer(job.id, (p) => this.opts.sink.output(p));
-    const redactor = this.opts.redactor?.();
-    const streams = redactor && { stdout: redactor.stream(), stderr: redactor.stream() };
-    const flush = () => {
-      if (streams) {
-        coalescer.write("stdout", streams.stdout.end());
-        coalescer.write("stderr", streams.stderr.end());
-      }
-      coalescer.flush();
-    };
+    const redactor = this.opts.redactor?.(); // the one in force when the task starts
+    let out: LiveOutput | undefined;
+    const flush = () => out?.flush();
     const ctx: OperationContext = {
       workspace: this.opts.workspace,
       policy: this.opts.policy(),
       signal: job.controller.signal,
-      log,
+      get log() {
+        return log();
+      },
       taskId: job.id,
       output: (stream, data) => {
         job.outputBytes += utf8Length(data);
-        coalescer.write(stream, streams ? streams[stream].write(data) : data);
+        out ??= new LiveOutput(job.id, this.opts.sink, redactor);
+        out.write(stream, data);
       },
       outputRoom: (signal) =>
         this.opts.sink.outputRoom?.(signal ?? job.controller.signal) ?? Promise.resolve(),
@@ -327,19 +327,21 @@ export class Dispatcher {
       },
     };
     const started = performance.now();
-    log.info("task started");
+    if (info) log().info("task started");
     try {
       const result = await handler(job.args, ctx);
       flush();
       if (job.controller.signal.aborted) throw job.controller.signal.reason;
-      log.info("task succeeded in {ms} ms", { ms: Math.round(performance.now() - started) });
+      if (info) {
+        log().info("task succeeded in {ms} ms", { ms: Math.round(performance.now() - started) });
+      }
       return { success: true, result };
     } catch (err) {
       flush();
       const reason = job.controller.signal.aborted ? job.controller.signal.reason : err;
       const error = errorMessage(reason);
-      if (reason instanceof TaskError) log.info("task failed: {error}", { error });
-      else {log.error("task failed unexpectedly: {error}", {
+      if (reason instanceof TaskError) log().info("task failed: {error}", { error });
+      else {log().error("task failed unexpectedly: {error}", {
           error,
           stack: (reason as Error)?.stack,
         });}
@@ -510,6 +512,33 @@ export class Dispatcher {
         n: this.running,
       });
     }
+  }
+}
+
+/**
+ * One task's live output: redacted per stream (across chunk boundaries) and
+ * coalesced into `task.output` frames. Made on a task's first output.
+ */
+class LiveOutput {
+  private readonly coalescer: OutputCoalescer;
+  private readonly streams?: Record<"stdout" | "stderr", RedactStream>;
+
+  constructor(taskId: string, sink: DispatchSink, redactor: Redactor | undefined) {
+    this.coalescer = new OutputCoalescer(taskId, (p) => sink.output(p));
+    if (redactor) this.streams = { stdout: redactor.stream(), stderr: redactor.stream() };
+  }
+
+  write(stream: "stdout" | "stderr", data: string): void {
+    this.coalescer.write(stream, this.streams ? this.streams[stream].write(data) : data);
+  }
+
+  /** what the redacting streams still hold, then everything coalesced */
+  flush(): void {
+    if (this.streams) {
+      this.coalescer.write("stdout", this.streams.stdout.end());
+      this.coalescer.write("stderr", this.streams.stderr.end());
+    }
+    this.coalescer.flush();
   }
 }
 

@@ -11,7 +11,8 @@ import {
   type MessageType,
   type WelcomePayload,
 } from "./protocol.ts";
-import { type Dialer, DialError, type Socket } from "./transport.ts";
+import { SessionLink } from "./session_link.ts";
+import { type Dialer, DialError } from "./transport.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
 
 export interface ConnectionOptions {
@@ -68,6 +69,8 @@ export function upgradeRequest(
 /** Unsent bytes on the socket above which live output waits (see outputRoom). */
 export const OUTPUT_HIGH_WATER = 1024 * 1024;
 const OUTPUT_MAX_WAIT_MS = 30_000;
+/** Results sent in one socket write at most (all ready ones, usually far fewer). */
+const MAX_BATCH = 256;
 
 /**
  * The one outbound WebSocket to the platform: dials, reads `welcome`, sends
@@ -76,13 +79,12 @@ const OUTPUT_MAX_WAIT_MS = 30_000;
  */
 export class Connection {
   private _identity: WelcomePayload = { worknode_id: "", name: "", labels: [] };
-  private socket?: Socket;
+  /** the current session's socket and end; undefined between sessions */
+  private link?: SessionLink;
   private stopped = false;
   /** aborted by stop(): ends a reconnect wait at once */
   private readonly stopping = new AbortController();
   private loop?: Promise<void>;
-  /** resolves when the current session ends (a fresh one per session) */
-  private sessionEnded: Promise<void> = Promise.resolve();
   private flushing = false;
   private closedByUs?: () => void;
   readonly outbox: Outbox;
@@ -109,7 +111,11 @@ export class Connection {
   }
 
   get connected(): boolean {
-    return this.socket !== undefined;
+    return this.link !== undefined;
+  }
+
+  private get socket() {
+    return this.link?.socket;
   }
 
   start(): void {
@@ -170,24 +176,24 @@ export class Connection {
     return this.outbox.size === 0 && !this.flushing;
   }
 
-  /** Sends the outbox oldest first; a message leaves it only once the socket took it. */
+  /**
+   * Sends the outbox oldest first; a message leaves it only once the socket
+   * took it. One write at a time: whatever became ready while it was in
+   * flight goes out together in the next (under load, many results a write;
+   * alone, a result goes at once).
+   */
   private async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      for (let item = this.outbox.peek(); item && this.socket; item = this.outbox.peek()) {
-        const socket = this.socket;
-        // A send to a silent peer may never complete: the session's end frees the loop.
-        const sent = await Promise.race([
-          socket.send(item.text).then(() => true, () => false),
-          this.sessionEnded.then(() => false),
-        ]);
-        if (!sent) {
-          // kept: a connection that replaced this one meanwhile takes it now, else the next one
-          if (this.socket && this.socket !== socket) continue;
-          return;
-        }
-        this.outbox.shift(); // handed to the OS: if the connection dies now, a re-send is answered
+      for (let link = this.link; link && this.outbox.size > 0; link = this.link) {
+        const batch = this.outbox.head(MAX_BATCH);
+        // A send to a silent peer may never complete: the session's end frees the loop (SessionLink).
+        const took = await link.sendAll(batch.map((item) => item.text));
+        // handed to the OS: if the connection dies now, a re-send is answered
+        for (let i = 0; i < took; i++) this.outbox.sent(batch[i]);
+        // the rest is kept: a session that replaced this one meanwhile takes it now, else the next
+        if (took < batch.length && (this.link === undefined || this.link === link)) return;
       }
     } finally {
       this.flushing = false;
@@ -270,9 +276,8 @@ export class Connection {
       this._identity = { worknode_id: "", name: "", labels: [] };
     }
 
-    const ended = Promise.withResolvers<void>();
-    this.sessionEnded = ended.promise;
-    this.socket = socket;
+    const link = new SessionLink(socket);
+    this.link = link;
     this.welcomed = identity !== undefined;
     if (this.welcomed) this.opts.onWelcomed?.();
     backoff.reset();
@@ -319,9 +324,9 @@ export class Connection {
     const { code, reason } = await Promise.race([closedP, stopWait]);
     clearInterval(heartbeats);
     clearInterval(pings);
-    this.socket = undefined;
+    this.link = undefined;
     this.welcomed = false;
-    ended.resolve();
+    link.end();
     this.outbox.trim();
     if (!this.stopped) {
       log.warn("connection lost ({code}{reason})", { code, reason: reason ? `: ${reason}` : "" });

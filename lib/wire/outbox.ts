@@ -59,11 +59,24 @@ export class Outbox {
     return this.queue[0];
   }
 
+  /** The oldest `max` messages, left in the queue until `sent` (a failed send keeps them first). */
+  head(max: number): OutboxItem[] {
+    return this.queue.slice(0, max);
+  }
+
   /** Removes the oldest message once the socket took it. */
   shift(): void {
     const item = this.queue.shift();
     if (!item) return;
     this.bytes -= item.text.length;
     item.settle("sent");
+  }
+
+  /**
+   * `item` was taken by the socket: removed if it is still the oldest (a
+   * trim while it was in flight may have dropped it already; then nothing else is removed).
+   */
+  sent(item: OutboxItem): void {
+    if (this.queue[0] === item) this.shift();
   }
 }

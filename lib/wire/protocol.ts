@@ -210,20 +210,25 @@ export interface SyncSkillResult {
 
 // shortuuid's alphabet, as the reference uses for its ids.
 const BASE57 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+const BASE57_CODES = Array.from(BASE57, (c) => c.charCodeAt(0));
+
+/** Random bytes drawn from the CSPRNG a pool at a time: one call per ~180 ids instead of one each. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+const idCodes = new Array<number>(22);
 
 /** `msg_` + 22 base57 characters from a CSPRNG. */
 export function newMessageId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(22));
-  let id = "msg_";
   // 57 does not divide 256: rejection sampling keeps the characters uniform.
-  for (let i = 0; id.length < 26; i++) {
-    if (i === bytes.length) {
-      crypto.getRandomValues(bytes);
-      i = 0;
+  for (let n = 0; n < 22;) {
+    if (poolAt === pool.length) {
+      crypto.getRandomValues(pool);
+      poolAt = 0;
     }
-    if (bytes[i] < 228) id += BASE57[bytes[i] % 57];
+    const b = pool[poolAt++];
+    if (b < 228) idCodes[n++] = BASE57_CODES[b % 57];
   }
-  return id;
+  return "msg_" + String.fromCharCode(...idCodes);
 }
 
 export function envelope<T>(type: MessageType, payload: T): Envelope<T> {

@@ -24,6 +24,12 @@ export interface Socket {
   ping?(onPong: () => void): void;
   /** bytes sent but not yet handed to the OS (the WebSocket's bufferedAmount) */
   bufferedAmount?(): number;
+  /**
+   * Runs `write` with the socket's writes held back, then hands them to the
+   * OS at once (one writev): frames sent inside cost one system call
+   * together. Absent: each send is its own write.
+   */
+  corked?(write: () => void): void;
 }
 
 export interface SocketHandlers {
@@ -107,6 +113,18 @@ export const dialWs: Dialer = async (url, handlers, opts) => {
         close: (code, reason) => ws.close(code, reason),
         terminate: () => ws.terminate(),
         bufferedAmount: () => ws.bufferedAmount,
+        corked: (write) => {
+          // ws writes each frame to its net.Socket (`_socket`, not in its typings); corked, the
+          // stream keeps them and writes them together on uncork. Cork counts nest, so ws's own
+          // cork/uncork around a frame's header and body does not flush early.
+          const net = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+          net?.cork();
+          try {
+            write();
+          } finally {
+            net?.uncork();
+          }
+        },
         ping: (onPong) => {
           pong = onPong;
           try {
