@@ -16,18 +16,11 @@ import type { Readable, Writable } from "node:stream";
 import { descendants, killAll, type ProcessId } from "../proc/process_tree.ts";
 import { sendSignal } from "../proc/signal.ts";
 import { type MergedPipe, mergedPipe } from "../proc/spawn_merged.ts";
-import { nativeSpawnAvailable, spawnNative, type Stdio } from "../proc/spawn_native.ts";
+import { type Child, nativeSpawnAvailable, spawnNative, type Stdio } from "../proc/spawn_native.ts";
+
+export type { Child };
 
 export const KILL_GRACE_MS = 2_000;
-
-/** What the runner uses of a started program (Deno.ChildProcess has it all). */
-export interface Child {
-  readonly pid: number;
-  readonly stdin: WritableStream<Uint8Array>;
-  readonly stdout: ReadableStream<Uint8Array>;
-  readonly stderr: ReadableStream<Uint8Array>;
-  readonly status: Promise<Deno.CommandStatus>;
-}
 
 /** A started program and its process group. */
 export interface Started {

@@ -102,22 +102,35 @@ function nonBlocking(libc: Libc<typeof SYMBOLS>, fd: number): void {
 }
 
 /**
+ * Takes `fd` over: non-blocking from now on, and closed once, after the
+ * poller forgot it (a wait pending on it wakes and finds it closed).
+ */
+function own(fd: number) {
+  const libc = binding()!;
+  const poller = fdPoller()!;
+  nonBlocking(libc, fd);
+  let open = true;
+  return {
+    libc,
+    poller,
+    isOpen: () => open,
+    close() {
+      if (!open) return;
+      open = false;
+      poller.forget(fd);
+      libc.symbols.close(fd);
+    },
+  };
+}
+
+/**
  * The read end `fd` as a byte stream, which owns it from now on: a BYOB
  * reader reads straight into its own buffer. The end is closed at end of
  * file, on error, and on cancel, so a writer then gets SIGPIPE as with any
  * pipe.
  */
 export function fdReadable(fd: number): ReadableStream<Uint8Array> {
-  const libc = binding()!;
-  const poller = fdPoller()!;
-  nonBlocking(libc, fd);
-  let open = true;
-  const close = () => {
-    if (!open) return;
-    open = false;
-    poller.forget(fd);
-    libc.symbols.close(fd);
-  };
+  const { libc, poller, isOpen: open, close } = own(fd);
   return new ReadableStream({
     type: "bytes",
     autoAllocateChunkSize: CHUNK_BYTES,
@@ -126,7 +139,7 @@ export function fdReadable(fd: number): ReadableStream<Uint8Array> {
       const req = c.byobRequest!;
       const view = req.view as Uint8Array;
       for (;;) {
-        if (!open) return; // cancelled while waiting
+        if (!open()) return; // cancelled while waiting
         const n = Number(libc.symbols.read(fd, view, BigInt(view.byteLength)));
         if (n > 0) return req.respond(n);
         if (n === 0) {
@@ -154,22 +167,13 @@ export function fdReadable(fd: number): ReadableStream<Uint8Array> {
  * not keep its descriptor for ever.
  */
 export function fdWritable(fd: number, readerGone?: Promise<unknown>): WritableStream<Uint8Array> {
-  const libc = binding()!;
-  const poller = fdPoller()!;
-  nonBlocking(libc, fd);
-  let open = true;
-  const close = () => {
-    if (!open) return;
-    open = false;
-    poller.forget(fd); // a write waiting for room wakes, finds the end closed and fails
-    libc.symbols.close(fd);
-  };
+  const { libc, poller, isOpen: open, close } = own(fd);
   void readerGone?.finally(close);
   const broken = () => new Deno.errors.BrokenPipe("the program's input is closed");
   return new WritableStream<Uint8Array>({
     async write(chunk) {
       for (let at = 0; at < chunk.byteLength;) {
-        if (!open) throw broken();
+        if (!open()) throw broken();
         const rest = chunk.subarray(at);
         const n = Number(libc.symbols.write(fd, rest, BigInt(rest.byteLength)));
         if (n >= 0) {

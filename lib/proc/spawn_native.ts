@@ -122,8 +122,8 @@ export interface NativeSpawnOptions {
   merge?: boolean;
 }
 
-/** A started program (the shape of Deno.ChildProcess the runner uses). */
-export interface NativeChild {
+/** What the runner uses of a started program (Deno.ChildProcess has it all). */
+export interface Child {
   readonly pid: number;
   readonly stdin: WritableStream<Uint8Array>;
   readonly stdout: ReadableStream<Uint8Array>;
@@ -136,7 +136,7 @@ export interface NativeChild {
  * Throws as Deno.Command does: NotCapable where the Deno layer does not allow
  * it, NotFound / PermissionDenied / Error as exec failed.
  */
-export function spawnNative(program: string, o: NativeSpawnOptions): NativeChild {
+export function spawnNative(program: string, o: NativeSpawnOptions): Child {
   const libc = binding();
   if (!libc) throw new Error("posix_spawn through libc is not available here");
   checkDenoGrant(program, o.env);
