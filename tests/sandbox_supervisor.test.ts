@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { expect } from "./deps.ts";
+import { RUNNER_V8_FLAGS, runnerV8Flags } from "../lib/sandbox/supervisor.ts";
 
 const SUPERVISOR = new URL("../lib/sandbox/supervisor.ts", import.meta.url).href;
 const PERMISSIONS = new URL("../lib/sandbox/permissions.ts", import.meta.url).href;
@@ -45,7 +46,19 @@ const n = [...Deno.readDirSync(workspace + "/runs")].length;
 const q = (d) => Deno.permissions.querySync(d).state;
 let outside;
 try { outside = Deno.readTextFileSync("/etc/hostname") && "read"; } catch (e) { outside = e.constructor.name; }
+// What a flood of output does to the heap: 64 KiB reads decoded and framed, garbage at once.
+// How far the heap grows says which V8 heap sizing the runner was started with.
+const bytes = new Uint8Array(60 * 1024).fill(0x61);
+const heapBefore = Deno.memoryUsage().heapTotal / 1048576;
+let framed = 0, heapMb = 0;
+for (let i = 0; i < 3000; i++) {
+  bytes[i % bytes.length] = 0x62;
+  framed += JSON.stringify({ data: new TextDecoder().decode(bytes) }).length;
+  if (i % 20 === 0) heapMb = Math.max(heapMb, Deno.memoryUsage().heapTotal / 1048576);
+}
 Deno.writeTextFileSync(workspace + "/runs/" + n + ".json", JSON.stringify({
+  heapGrowthMb: heapMb - heapBefore,
+  framed,
   pid: Deno.pid,
   marker: Deno.env.get(SANDBOX_ENV),
   read: q({ name: "read" }),
@@ -78,7 +91,11 @@ interface Supervised extends AsyncDisposable {
   exited: Promise<{ code: number; logs: string }>;
 }
 
-async function supervise(plan: string[], backoffMs = 100): Promise<Supervised> {
+async function supervise(
+  plan: string[],
+  backoffMs = 100,
+  env: Record<string, string> = {},
+): Promise<Supervised> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "sandbox_supervisor_" }));
   const workspace = join(dir, "ws");
   await Deno.mkdir(workspace);
@@ -91,7 +108,7 @@ async function supervise(plan: string[], backoffMs = 100): Promise<Supervised> {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
   let text = "";
   const pump = (async () => {
@@ -182,6 +199,27 @@ Deno.test("supervisor: the runner is re-executed with the derived flags, not the
   expect(Deno.readTextFileSync(join(s.workspace, "runs", "0.signal"))).toBe("SIGTERM");
   expect(logs).toMatch(/sandbox: running the runner with Deno permissions --allow-read=\S+ws /);
   expect(s.runs()).toBe(1);
+});
+
+Deno.test("supervisor: the runner's V8 heap is sized for output floods; an operator's DENO_V8_FLAGS replaces that", async () => {
+  {
+    await using s = await supervise(["serve:0"]);
+    // the fixture's churn grows V8's default heap by about 15 MB; RUNNER_V8_FLAGS's by under 1
+    expect((await s.run(0)).heapGrowthMb).toBeLessThan(5);
+  }
+  {
+    await using s = await supervise(["serve:0"], 100, {
+      DENO_V8_FLAGS: "--max-semi-space-size=16",
+    });
+    expect((await s.run(0)).heapGrowthMb).toBeGreaterThan(8);
+  }
+});
+
+Deno.test("runnerV8Flags: the operator's DENO_V8_FLAGS if set, else the runner's", () => {
+  expect(runnerV8Flags(undefined)).toBe(RUNNER_V8_FLAGS);
+  expect(runnerV8Flags(" ")).toBe(RUNNER_V8_FLAGS);
+  expect(runnerV8Flags("--max-semi-space-size=8")).toBe("--max-semi-space-size=8");
+  expect(RUNNER_V8_FLAGS).toBe("--max-semi-space-size=1,--heap-growing-percent=50");
 });
 
 Deno.test("supervisor: SIGINT is forwarded once and the runner's exit code is passed on", async () => {

@@ -202,7 +202,11 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   // child gets it on stdin).
   // DENO_NO_UPDATE_CHECK: a running agent must not phone home to dl.deno.land
   // (tests/proxy.test.ts saw `deno run` do it through the proxy).
-  const env = { [SANDBOX_ENV]: String(Deno.pid), DENO_NO_UPDATE_CHECK: "1" };
+  const env = {
+    [SANDBOX_ENV]: String(Deno.pid),
+    DENO_NO_UPDATE_CHECK: "1",
+    DENO_V8_FLAGS: runnerV8Flags(readEnv("DENO_V8_FLAGS")),
+  };
 
   let child: Launched | undefined;
   let stopping: Deno.Signal | undefined;
@@ -320,6 +324,24 @@ export function childArgs(args: readonly string[]): string[] {
     out.push(a);
   }
   return out;
+}
+
+/**
+ * The runner's V8 heap sizing, given to the child as DENO_V8_FLAGS. Under a
+ * flood of output (docs/benchmarks.md, "Output floods: the V8 heap") every
+ * 64 KiB read becomes strings and frames that are garbage at once, and
+ * V8's defaults let the young generation grow to 16 MB a semi-space and
+ * the old one to several times what is live before collecting: RSS the
+ * runner never needs. A 1 MB semi-space and old-generation growth of 50%
+ * cost a few more (short) collections, measured on the read and bash
+ * figures too. An operator's own DENO_V8_FLAGS replaces these; `--v8-flags`
+ * on the command line is passed on and comes after them (it wins).
+ */
+export const RUNNER_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=50";
+
+/** DENO_V8_FLAGS for the runner child: the operator's, if set, else RUNNER_V8_FLAGS. */
+export function runnerV8Flags(operator: string | undefined): string {
+  return operator?.trim() ? operator : RUNNER_V8_FLAGS;
 }
 
 /** Permission flags: the supervisor replaces all of them with the derived set. */
