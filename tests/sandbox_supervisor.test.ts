@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { expect } from "./deps.ts";
-import { RUNNER_V8_FLAGS, runnerV8Flags } from "../lib/sandbox/supervisor.ts";
+import { RUNNER_V8_FLAGS, runnerV8Flags } from "../lib/sandbox/v8_flags.ts";
 
 const SUPERVISOR = new URL("../lib/sandbox/supervisor.ts", import.meta.url).href;
 const PERMISSIONS = new URL("../lib/sandbox/permissions.ts", import.meta.url).href;
