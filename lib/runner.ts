@@ -10,7 +10,6 @@ import { osReason } from "./ops/startup_check.ts";
 import { VERSION } from "./version.ts";
 import { Workspace } from "./fs/workspace.ts";
 import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
-import { derivePermissions } from "./sandbox/permissions.ts";
 import type { Redactor } from "./redact/redactor.ts";
 import { runnerRedactor } from "./redact/runner_redactor.ts";
 import { platformDialer } from "./wire/platform_dial.ts";
@@ -18,9 +17,8 @@ import { startSystemdNotify } from "./ops/sd_notify.ts";
 import { AuditLog } from "./ops/audit_log.ts";
 import { setLogRedactor } from "./log.ts";
 import { type MetricsServer, RunnerMetrics, serveMetrics } from "./ops/metrics.ts";
-import { missingGrants, sandboxInput, sandboxMode } from "./sandbox/supervisor.ts";
-import { deriveKernelRules } from "./sandbox/landlock_rules.ts";
-import { KernelLayerOnReload } from "./sandbox/kernel_reload.ts";
+import { sandboxMode } from "./sandbox/supervised.ts";
+import type { KernelLayerOnReload } from "./sandbox/kernel_reload.ts";
 import { operatorGrants } from "./ops/grants.ts";
 import { probeLandlock } from "./sandbox/landlock.ts";
 
@@ -56,18 +54,11 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   const sampler = new MetricsSampler(workspace.root);
 
   // The kernel layer our supervisor applied, derived again from the start config the
-  // same way (lib/sandbox/supervisor.ts kernelLayer): a reload narrows it further, or
-  // says what it cannot widen to (lib/sandbox/kernel_reload.ts).
-  const kernelRulesFor = (c: RunnerConfig) =>
-    deriveKernelRules({
-      config: c,
-      workspace: settings.workspace,
-      operatorFiles: operatorGrants(settings).write,
-    });
-  const kernel = sandboxMode() === "sandboxed" && (config.sandbox ?? "auto") !== "off" &&
-      probeLandlock().available
-    ? new KernelLayerOnReload(config, kernelRulesFor, logger("reload"))
-    : undefined;
+  // same way (lib/sandbox/supervisor.ts kernelLayer) on the first reload: a reload
+  // narrows it further, or says what it cannot widen to (lib/sandbox/kernel_reload.ts).
+  const kernelOnReload = sandboxMode() === "sandboxed" && (config.sandbox ?? "auto") !== "off" &&
+    probeLandlock().available;
+  let kernel: KernelLayerOnReload | undefined;
 
   const systemd = startSystemdNotify();
   const connection = new Connection({
@@ -141,24 +132,58 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     log.warn("no config file (--config): every command is denied; see docs/security-model.md");
   }
   connection.start();
-  const stopReload = listenForReload(() =>
-    reloadConfig({
+  // What only a reload needs (the permission and kernel-rule derivations) loads on the
+  // first SIGHUP, not at start (start-up time, docs/benchmarks.md).
+  const loadSandboxGaps = async (): Promise<(next: RunnerConfig) => string[]> => {
+    const [{ missingGrants, sandboxInput }, { derivePermissions }, { deriveKernelRules }] =
+      await Promise.all([
+        import("./sandbox/supervisor.ts"),
+        import("./sandbox/permissions.ts"),
+        import("./sandbox/landlock_rules.ts"),
+      ]);
+    if (kernelOnReload && !kernel) {
+      const { KernelLayerOnReload } = await import("./sandbox/kernel_reload.ts");
+      kernel = new KernelLayerOnReload(
+        config,
+        (c) =>
+          deriveKernelRules({
+            config: c,
+            workspace: settings.workspace,
+            operatorFiles: operatorGrants(settings).write,
+          }),
+        logger("reload"),
+      );
+    }
+    return (next) => [
+      ...missingGrants(derivePermissions(sandboxInput({
+        config: next,
+        configPath: next.path,
+        workspace: settings.workspace,
+        platformUrl: settings.url,
+      }))),
+      // called on the main thread (a signal listener), which starts every program
+      ...(kernel?.reload(next) ?? []),
+    ];
+  };
+  const stopReload = listenForReload(async () => {
+    let sandboxGaps: (next: RunnerConfig) => string[];
+    try {
+      sandboxGaps = await loadSandboxGaps();
+    } catch (err) {
+      // a reload never throws: the runner goes on with the rules it has
+      logger("reload").error("SIGHUP: config reload failed; keeping the old rules: {error}", {
+        error: (err as Error).message,
+      });
+      return false;
+    }
+    return await reloadConfig({
       holder: current,
       path: config.path,
       log: logger("reload"),
       onReloaded: (next) => current.redactor = runnerRedactor(settings, next),
-      sandboxGaps: (next) => [
-        ...missingGrants(derivePermissions(sandboxInput({
-          config: next,
-          configPath: next.path,
-          workspace: settings.workspace,
-          platformUrl: settings.url,
-        }))),
-        // called on the main thread (a signal listener), which starts every program
-        ...(kernel?.reload(next) ?? []),
-      ],
-    })
-  );
+      sandboxGaps,
+    });
+  });
 
   const stop = Promise.withResolvers<string>();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];

@@ -3,7 +3,6 @@ import { isAbsolute, join } from "node:path";
 import { type LogFormat, parseLogLevel } from "./log.ts";
 import type { LogLevel } from "./deps.ts";
 import type { RunnerConfig } from "./config.ts";
-import { type TransportName, TRANSPORTS } from "./wire/transport.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./wire/limits.ts";
 
 export const DEFAULT_URL = "wss://api.flashcat.cloud/safari/worknode/ws";
@@ -21,6 +20,14 @@ export const ENV = {
   metricsAddr: "FLASHDUTY_RUNNER_METRICS_ADDR",
   pingIntervalMs: "FLASHDUTY_RUNNER_PING_INTERVAL_MS",
 } as const;
+
+/**
+ * The WebSocket clients `--transport` names (lib/wire/transport.ts dials
+ * them). Listed here, not there, so that resolving the settings (the
+ * supervisor does) loads no transport code.
+ */
+export type TransportName = "ws" | "native";
+export const TRANSPORTS: readonly TransportName[] = ["ws", "native"];
 
 export interface RunFlags {
   token?: string;

@@ -59,3 +59,40 @@ Deno.test("control: the same walk finds both parsers in the CLI's modules", asyn
   expect(cli.filter((s) => PARSERS.test(s)).map((s) => s.replace(/@.*/, "")).sort())
     .toEqual(["npm:commander", "npm:yaml"]);
 });
+
+// Start-up time (docs/benchmarks.md, "Start-up: where the time goes"): what
+// each process needs only later loads later.
+
+Deno.test("the child's start-up modules hold no glob engine and no node:vm/node:v8", async () => {
+  const loaded = [
+    ...await staticGraph("main.ts"),
+    ...await staticGraph("lib/sandbox/child.ts"),
+  ];
+  // minimatch loads with the first glob, grep or `list` with `ignore`; vm and v8 with
+  // the first large frame (lib/wire/large_frames.ts)
+  expect(loaded.filter((s) => /^npm:minimatch@|^node:(vm|v8)$/.test(s))).toEqual([]);
+});
+
+Deno.test("the child's start-up modules hold no permission or kernel-rule derivation", async () => {
+  const loaded = [
+    ...await staticGraph("main.ts"),
+    ...await staticGraph("lib/sandbox/child.ts"),
+  ];
+  expect(loaded).toContain("lib/sandbox/supervised.ts");
+  // a reload loads them (lib/runner.ts)
+  expect(
+    loaded.filter((s) =>
+      /^lib\/sandbox\/(supervisor|permissions|landlock_rules|kernel_reload)\.ts$/.test(s)
+    ),
+  ).toEqual([]);
+});
+
+Deno.test("the supervisor's start-up modules hold no transport and no workspace file layer", async () => {
+  const loaded = [...await staticGraph("main.ts"), ...await staticGraph("lib/cli.ts")];
+  expect(loaded).toContain("lib/sandbox/supervisor.ts");
+  expect(
+    loaded.filter((s) =>
+      /^lib\/wire\/(transport|large_frames)\.ts$|^lib\/fs\/workspace\.ts$|^node:(vm|v8|fs)$/.test(s)
+    ),
+  ).toEqual([]);
+});

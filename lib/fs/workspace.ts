@@ -3,19 +3,15 @@ import { PathEscapeError, TaskError } from "../tasks/errors.ts";
 import { Beneath } from "./beneath.ts";
 import { PathFs } from "./path_fs.ts";
 import type { WorkspaceFs } from "./workspace_fs.ts";
+import { isWithin } from "./within.ts";
+
+export { isWithin };
 
 const MAX_SYMLINK_HOPS = 40;
 /** relative, no empty component (`//`, a trailing `/`), no NUL */
 const PLAIN_RELATIVE = /^[^/\0]+(?:\/[^/\0]+)*$/;
 /** a `.` or `..` component */
 const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
-
-/** True when `child` is `parent` or lies below it (both absolute, normalized). */
-export function isWithin(child: string, parent: string): boolean {
-  if (child === parent) return true;
-  const base = parent.endsWith(sep) ? parent : parent + sep;
-  return child.startsWith(base);
-}
 
 /**
  * The workspace root and the one place that turns a path from the platform

@@ -1,6 +1,5 @@
 import { basename } from "node:path";
 import { Args } from "../tasks/args.ts";
-import { compileGlob } from "../fs/pattern.ts";
 import { walk } from "../fs/walk.ts";
 import type { Stat } from "../fs/workspace_fs.ts";
 import { TaskError } from "../tasks/errors.ts";
@@ -23,7 +22,10 @@ export const list: OperationHandler = async (rawArgs, ctx): Promise<ListResult> 
   const args = listArgs(rawArgs);
   const path = args.path ?? ".";
   const recursive = args.recursive ?? false;
-  const ignore = (args.ignore ?? []).map(compileGlob);
+  // The glob engine (minimatch) loads with the first `ignore` given, not at start.
+  const ignore = args.ignore?.length
+    ? args.ignore.map((await import("../fs/pattern.ts")).compileGlob)
+    : [];
   const ignored = (name: string) => ignore.some((mm) => mm.match(name));
   const ws = ctx.workspace;
   // the real path: listed entries are named by it, and the walk refuses any symlink on it

@@ -10,7 +10,7 @@
  * planted `/ws/bin/ls` would otherwise make every allowed `ls` run it.
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { isWithin } from "../fs/workspace.ts";
+import { isWithin } from "../fs/within.ts";
 import { AT, linuxSys } from "../fs/linux_fs.ts";
 
 /**

@@ -7,7 +7,7 @@
  * runner (a SIGHUP reload loads the YAML parser then).
  */
 import { receiveHandoff } from "./handoff.ts";
-import { enterSupervisedChild } from "./supervisor.ts";
+import { enterSupervisedChild } from "./supervised.ts";
 import { setupLogging } from "../log.ts";
 import { checkAuditLog, checkWorkspace, fatal } from "../ops/startup_check.ts";
 import { runRunner } from "../runner.ts";

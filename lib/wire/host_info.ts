@@ -30,6 +30,19 @@ export function rfc3339Local(date = new Date()): string {
   }:${p(date.getMinutes())}:${p(date.getSeconds())}${utcOffset(date)}`;
 }
 
+/**
+ * The host's IANA time zone ("Asia/Shanghai"). Temporal asks the engine for
+ * just the zone; `Intl.DateTimeFormat` (the fallback) first builds a whole
+ * date formatter with its locale data: ~25 ms on the first heartbeat, the
+ * start-up's critical path (docs/benchmarks.md).
+ */
+export function hostTimeZone(): string {
+  const temporal = (globalThis as { Temporal?: { Now?: { timeZoneId?: () => string } } })
+    .Temporal;
+  return tryOr(() => temporal?.Now?.timeZoneId?.(), undefined) ??
+    Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
 /** The `environment` block of the first heartbeat after each (re)connect. */
 export function environmentInfo(workspaceRoot: string): EnvironmentInfo {
   const env = (name: string) => tryOr(() => Deno.env.get(name) ?? "", "");
@@ -45,7 +58,7 @@ export function environmentInfo(workspaceRoot: string): EnvironmentInfo {
     num_cpu: navigator.hardwareConcurrency,
     total_memory_mb: Math.round(tryOr(() => Deno.systemMemoryInfo().total, 0) / 1048576),
     current_time: rfc3339Local(),
-    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    timezone: hostTimeZone(),
     utc_offset: utcOffset(),
   };
 }

@@ -9,8 +9,7 @@
  * (bench/frame_memory_bench.ts). Frames keep their order: while one waits,
  * the ones after it wait behind it.
  */
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import process from "node:process";
 
 /** Frames at least this big get the garbage collected around them. */
 export const LARGE_FRAME_BYTES = 8 * 1024 * 1024;
@@ -25,8 +24,12 @@ let gc: (() => void) | undefined | null = null;
 function collector(): (() => void) | undefined {
   if (gc === null) {
     try {
-      setFlagsFromString("--expose-gc");
-      const fn = runInNewContext("gc");
+      // node:v8 and node:vm load here, on the first large frame, not at start
+      // (~25 ms of the runner's start-up, docs/benchmarks.md).
+      const v8 = process.getBuiltinModule("node:v8") as typeof import("node:v8");
+      const vm = process.getBuiltinModule("node:vm") as typeof import("node:vm");
+      v8.setFlagsFromString("--expose-gc");
+      const fn = vm.runInNewContext("gc");
       gc = typeof fn === "function" ? fn as () => void : undefined;
     } catch {
       gc = undefined;

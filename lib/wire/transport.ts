@@ -10,6 +10,7 @@
  * the bench shows it no longer stalls.
  */
 import { beforeLargeText, InboundQueue } from "./large_frames.ts";
+import type { TransportName } from "../settings.ts";
 
 export interface Socket {
   /** resolves once the frame is handed to the OS; rejects when the socket is no longer open */
@@ -57,9 +58,6 @@ export class DialError extends Error {
 }
 
 export type Dialer = (url: string, handlers: SocketHandlers, opts: DialOptions) => Promise<Socket>;
-
-export type TransportName = "ws" | "native";
-export const TRANSPORTS: readonly TransportName[] = ["ws", "native"];
 
 export function dialer(name: TransportName): Dialer {
   return name === "native" ? dialNative : dialWs;
