@@ -7,7 +7,7 @@ import { openServices } from "./tasks/services.ts";
 import { compilePolicy } from "./policy/mod.ts";
 import { type RunSettings, UsageError } from "./settings.ts";
 import { osReason } from "./ops/startup_check.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "./ops/version.ts";
 import { Workspace } from "./fs/workspace.ts";
 import { listenForReload, type PolicyHolder, reloadConfig } from "./ops/reload.ts";
 import type { Redactor } from "./redact/redactor.ts";

@@ -12,7 +12,7 @@ import { compileFlags } from "../tools/compile.ts";
 import { PlatformSimulator } from "./support/platform.ts";
 import { MAIN } from "./support/runner.ts";
 import { probeLandlock } from "../lib/sandbox/landlock.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION } from "../lib/ops/version.ts";
 
 const FLAGS = compileFlags(Deno.build.os === "darwin" ? "darwin" : "linux");
 

@@ -198,3 +198,15 @@ Deno.test("docs: LICENSE is the Apache License 2.0 and SECURITY.md says how to r
   expect(security).toContain("## Supported versions");
   expect(security).toContain("## Scope");
 });
+
+Deno.test("the lib/ tree: at most six files at the root, and docs/development.md names every folder and root file", () => {
+  const entries = [...Deno.readDirSync(join(ROOT, "lib"))];
+  const files = entries.filter((e) => e.isFile).map((e) => e.name).sort();
+  expect(files.length).toBeLessThanOrEqual(6);
+  const guide = read("docs/development.md");
+  for (const f of files) expect(guide).toContain(`\`${f}\``);
+  for (const d of entries.filter((e) => e.isDirectory)) {
+    if (d.name === "deps") continue; // named with the root's deps.ts
+    expect(guide).toContain(`\`lib/${d.name}/\``);
+  }
+});

@@ -9,6 +9,7 @@ import { expect } from "./deps.ts";
 import { join } from "node:path";
 import type { Rule } from "../lib/config.ts";
 import { childEnv, refusedEnvName } from "../lib/proc/child_env.ts";
+import { RUNNER_V8_FLAGS } from "../lib/sandbox/v8_flags.ts";
 import { runBash } from "../lib/bash/run.ts";
 import { mcp_call } from "../lib/operations/mcp_call.ts";
 import { context, withWorkspace } from "./bash_support.ts";
@@ -63,6 +64,19 @@ Deno.test("env names: a stdio MCP server's env, through the MCP operation", asyn
   for (const name of corpus.allowed) {
     const r = await mcp_call({ server, tool_name: "env", args: { name } }, f.ctx);
     expect((r as { content: string }).content).toBe(`v_${name}`);
+  }
+});
+
+Deno.test("env: the runner's own DENO_V8_FLAGS (set by its supervisor) is kept from programs; an operator's is passed on", () => {
+  const before = Deno.env.get("DENO_V8_FLAGS");
+  try {
+    Deno.env.set("DENO_V8_FLAGS", RUNNER_V8_FLAGS);
+    expect(childEnv()).not.toHaveProperty("DENO_V8_FLAGS");
+    Deno.env.set("DENO_V8_FLAGS", "--max-old-space-size=512");
+    expect(childEnv().DENO_V8_FLAGS).toBe("--max-old-space-size=512");
+  } finally {
+    if (before === undefined) Deno.env.delete("DENO_V8_FLAGS");
+    else Deno.env.set("DENO_V8_FLAGS", before);
   }
 });
 

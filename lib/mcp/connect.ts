@@ -15,7 +15,7 @@ import {
 } from "../deps/mcp.ts";
 import type { Policy } from "../policy/mod.ts";
 import { errorMessage, TaskError } from "../tasks/errors.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../ops/version.ts";
 import { deniedMessage } from "../policy/command_policy.ts";
 import type { UrlPolicy } from "../policy/url_policy.ts";
 import { childEnv, refusedEnvName } from "../proc/child_env.ts";

@@ -2,7 +2,7 @@
  * What `version` prints. tools/compile.ts may overwrite COMMIT and BUILT for
  * a release build; from source both read "dev".
  */
-import { VERSION } from "../version.ts";
+import { VERSION } from "./version.ts";
 
 export const COMMIT = "dev";
 export const BUILT = "dev";

@@ -9,7 +9,7 @@
  */
 import type { TaskEnd } from "../tasks/dispatcher.ts";
 import { auditRecord } from "./audit_log.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "./version.ts";
 
 /** What the gauges read at scrape time. */
 export interface MetricsSources {

@@ -16,14 +16,16 @@
  * a missed one costs the host).
  */
 
+import { RUNNER_V8_FLAGS } from "../sandbox/v8_flags.ts";
+
 /** Inherited names the runner keeps to itself: its token and settings live here. */
 const PRIVATE = /^FLASHDUTY_/i;
 /** systemd's notify socket and watchdog: a command must not tell systemd the runner is ready or alive. */
 const SERVICE_MANAGER = new Set(["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]);
 
 /**
- * The runner's own environment minus every `FLASHDUTY_*` name (any case),
- * with `extra` laid over it. Without env permission (a sandboxed runner
+ * The runner's own environment minus every `FLASHDUTY_*` name (any case)
+ * and the V8 flags its supervisor gave it, with `extra` laid over it. Without env permission (a sandboxed runner
  * whose flags do not grant it), the programs get only `extra`.
  */
 export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -36,6 +38,9 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   for (const name of Object.keys(env)) {
     if (PRIVATE.test(name) || SERVICE_MANAGER.has(name)) delete env[name];
   }
+  // the runner's own heap sizing (its supervisor set it), not the operator's: a
+  // `deno` command started by the runner runs with Deno's defaults, as before
+  if (env.DENO_V8_FLAGS === RUNNER_V8_FLAGS) delete env.DENO_V8_FLAGS;
   return { ...env, ...extra };
 }
 

@@ -45,6 +45,7 @@ import {
 } from "./landlock.ts";
 import { SANDBOX_ENV } from "./handoff.ts";
 import { closeProcToCommands, sandboxMode, watchSupervisor } from "./supervised.ts";
+import { runnerV8Flags } from "./v8_flags.ts";
 
 export { SANDBOX_ENV };
 export {
@@ -324,24 +325,6 @@ export function childArgs(args: readonly string[]): string[] {
     out.push(a);
   }
   return out;
-}
-
-/**
- * The runner's V8 heap sizing, given to the child as DENO_V8_FLAGS. Under a
- * flood of output (docs/benchmarks.md, "Output floods: the V8 heap") every
- * 64 KiB read becomes strings and frames that are garbage at once, and
- * V8's defaults let the young generation grow to 16 MB a semi-space and
- * the old one to several times what is live before collecting: RSS the
- * runner never needs. A 1 MB semi-space and old-generation growth of 50%
- * cost a few more (short) collections, measured on the read and bash
- * figures too. An operator's own DENO_V8_FLAGS replaces these; `--v8-flags`
- * on the command line is passed on and comes after them (it wins).
- */
-export const RUNNER_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=50";
-
-/** DENO_V8_FLAGS for the runner child: the operator's, if set, else RUNNER_V8_FLAGS. */
-export function runnerV8Flags(operator: string | undefined): string {
-  return operator?.trim() ? operator : RUNNER_V8_FLAGS;
 }
 
 /** Permission flags: the supervisor replaces all of them with the derived set. */
