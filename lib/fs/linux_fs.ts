@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Libc, openLibc } from "../sys/libc.ts";
+import { type Libc, libcOnce } from "../sys/libc.ts";
 
 const X86_64 = Deno.build.arch === "x86_64";
 
@@ -118,20 +118,8 @@ const SYMBOLS = {
 
 export type FsLibc = Libc<typeof SYMBOLS>;
 
-let shared: FsLibc | null | undefined;
-
 /** The process's one binding (dlopen once per thread); undefined when FFI or libc is missing. */
-export function fsLibc(): FsLibc | undefined {
-  if (shared !== undefined) return shared ?? undefined;
-  shared = null;
-  if (Deno.build.os !== "linux") return undefined;
-  try {
-    shared = openLibc(SYMBOLS);
-  } catch {
-    return undefined; // no --allow-ffi for libc, or no glibc: the caller falls back
-  }
-  return shared;
-}
+export const fsLibc: () => FsLibc | undefined = libcOnce(SYMBOLS);
 
 let sharedSys: Sys | null | undefined;
 

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type Libc, openLibc } from "../sys/libc.ts";
+import { libcOnce } from "../sys/libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -60,19 +60,11 @@ export function sdNotify(state: string, socketPath = readEnv("NOTIFY_SOCKET")): 
   }
 }
 
-let bound: Libc<typeof SYMBOLS> | null | undefined;
-
-/** libc, opened on the first notification and kept: keep-alives repeat for the runner's life. */
-function binding(): Libc<typeof SYMBOLS> | undefined {
-  if (bound === undefined) {
-    try {
-      bound = openLibc(SYMBOLS);
-    } catch {
-      bound = null; // no FFI grant or no glibc: notification is off
-    }
-  }
-  return bound ?? undefined;
-}
+/**
+ * libc, opened on the first notification and kept: keep-alives repeat for the
+ * runner's life. Without it (no FFI grant, no glibc) notification is off.
+ */
+const binding = libcOnce(SYMBOLS);
 
 /**
  * The watchdog interval systemd asks for (`WATCHDOG_USEC`, for this process

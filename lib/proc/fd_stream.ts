@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type Libc, openLibc } from "../sys/libc.ts";
+import { type Libc, libcOnce } from "../sys/libc.ts";
 import { fdPoller } from "./fd_poller.ts";
 
 const SYMBOLS = {
@@ -32,20 +32,8 @@ const EAGAIN = 11;
 /** What one read takes when the reader brings no buffer of its own. */
 const CHUNK_BYTES = 64 * 1024;
 
-let bound: Libc<typeof SYMBOLS> | null | undefined;
-
-function binding(): Libc<typeof SYMBOLS> | undefined {
-  if (bound === undefined) {
-    bound = null;
-    if (Deno.build.os !== "linux" || !fdPoller()) return undefined;
-    try {
-      bound = openLibc(SYMBOLS);
-    } catch {
-      // no FFI grant for libc, or no glibc: callers fall back to Deno's pipes
-    }
-  }
-  return bound ?? undefined;
-}
+/** Without libc or epoll, callers fall back to Deno's pipes. */
+const binding = libcOnce(SYMBOLS, () => fdPoller() !== undefined);
 
 /** True where pipes can be made and read here (Linux, glibc, `--allow-ffi` for it). */
 export function fdPipesAvailable(): boolean {

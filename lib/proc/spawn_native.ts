@@ -38,7 +38,7 @@
  * @module
  */
 import { constants } from "node:os";
-import { type Libc, openLibc } from "../sys/libc.ts";
+import { type Libc, libcOnce } from "../sys/libc.ts";
 import { fdPoller } from "./fd_poller.ts";
 import { closeFd, fdPipesAvailable, fdReadable, fdWritable, openPipe } from "./fd_stream.ts";
 
@@ -86,20 +86,8 @@ const WAIT_RETRIES = 64;
 const SYS_PIDFD_OPEN = 434n;
 const WNOHANG = 1;
 
-let bound: Libc<typeof SYMBOLS> | null | undefined;
-
-function binding(): Libc<typeof SYMBOLS> | undefined {
-  if (bound === undefined) {
-    bound = null;
-    if (Deno.build.os !== "linux" || !fdPipesAvailable()) return undefined;
-    try {
-      bound = openLibc(SYMBOLS); // throws where a symbol is missing (glibc < 2.34)
-    } catch {
-      // no FFI grant for libc, or an older glibc: the caller spawns through Deno
-    }
-  }
-  return bound ?? undefined;
-}
+/** Undefined with glibc < 2.34 (a symbol is missing) too: the caller spawns through Deno. */
+const binding = libcOnce(SYMBOLS, fdPipesAvailable);
 
 /** True where `spawnNative` can start programs (Linux, glibc ≥ 2.34, `--allow-ffi` for it). */
 export function nativeSpawnAvailable(): boolean {

@@ -98,3 +98,29 @@ export function openLibc<S extends Deno.ForeignLibraryInterface>(symbols: S): Li
     },
   };
 }
+
+/**
+ * A getter for libc with `symbols`, opened on the first call and kept (one
+ * dlopen a binding); undefined, for good, where it cannot be: not Linux, no
+ * glibc, no FFI grant for it, a symbol this glibc lacks, or `usable()`
+ * answering false. Callers fall back to what works without it.
+ */
+export function libcOnce<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+  usable: () => boolean = () => true,
+): () => Libc<S> | undefined {
+  let bound: Libc<S> | null | undefined;
+  return () => {
+    if (bound === undefined) {
+      bound = null;
+      if (Deno.build.os === "linux" && usable()) {
+        try {
+          bound = openLibc(symbols);
+        } catch {
+          // stays null: the caller's fallback
+        }
+      }
+    }
+    return bound ?? undefined;
+  };
+}
