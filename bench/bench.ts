@@ -21,7 +21,7 @@
  * The transport benchmark alone: deno task bench:transport; per-operation: bench:tasks.
  */
 import { join } from "node:path";
-import { BenchPlatform, type BenchResult } from "./bench_platform.ts";
+import { BenchPlatform, type BenchResult, runnerArgs } from "./bench_platform.ts";
 import { stdioArgv } from "../tests/fixtures/mcp_context.ts";
 import { median, percentile, timeEach } from "./timing.ts";
 
@@ -187,23 +187,16 @@ async function runnerFixture(): Promise<RunnerFixture> {
 }
 
 function startRunner(platform: BenchPlatform, f: RunnerFixture): Promise<Subject> {
-  return spawnSubject(platform, [
-    "run",
-    "--allow-all",
-    ...RUNNER_FLAGS,
-    MAIN,
-    "run",
-    "--url",
-    platform.baseUrl,
-    "--token",
-    "wnt_bench",
-    "--workspace",
-    f.workspace,
-    "--config",
-    f.config,
-    "--log-level",
-    "warn",
-  ]);
+  return spawnSubject(
+    platform,
+    runnerArgs(platform, {
+      main: MAIN,
+      workspace: f.workspace,
+      config: f.config,
+      logLevel: "warn",
+      denoFlags: RUNNER_FLAGS,
+    }),
+  );
 }
 
 function startFloor(platform: BenchPlatform, f: RunnerFixture): Promise<Subject> {

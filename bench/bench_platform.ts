@@ -97,3 +97,30 @@ export class BenchPlatform {
     });
   }
 }
+
+/**
+ * `deno run` arguments that start the runner (supervised) against `platform`:
+ * one definition for every benchmark that starts it.
+ */
+export function runnerArgs(
+  platform: BenchPlatform,
+  o: { main: string; workspace: string; config: string; logLevel: string; denoFlags?: string[] },
+): string[] {
+  return [
+    "run",
+    "--allow-all",
+    ...(o.denoFlags ?? []),
+    o.main,
+    "run",
+    "--url",
+    platform.baseUrl,
+    "--token",
+    "wnt_bench",
+    "--workspace",
+    o.workspace,
+    "--config",
+    o.config,
+    "--log-level",
+    o.logLevel,
+  ];
+}

@@ -9,7 +9,7 @@
  * Usage: deno run -A bench/start_phases.ts [--starts N] [MAIN.ts ...]   (default: this main.ts)
  */
 import { join } from "node:path";
-import { BenchPlatform } from "./bench_platform.ts";
+import { BenchPlatform, runnerArgs } from "./bench_platform.ts";
 import { median } from "./timing.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -39,22 +39,12 @@ async function startOnce(platform: BenchPlatform, main: string, dir: string): Pr
   platform.expectNewConnection();
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
+    args: runnerArgs(platform, {
       main,
-      "run",
-      "--url",
-      platform.baseUrl,
-      "--token",
-      "wnt_bench",
-      "--workspace",
-      join(dir, "ws"),
-      "--config",
-      join(dir, "config.yaml"),
-      "--log-level",
-      "debug",
-    ],
+      workspace: join(dir, "ws"),
+      config: join(dir, "config.yaml"),
+      logLevel: "debug",
+    }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
