@@ -75,12 +75,15 @@ export class ProcessTree {
     if (this.killing) throw new Deno.errors.Interrupted("the command is being stopped");
     if (this.#started === 0) this.#beforeFirstStart?.();
     this.#started++; // before the attempt: a start that throws half way is still swept
+    // what both start paths take: the whole environment, the directory as a string
+    const env = options.clearEnv ? { ...options.env } : { ...Deno.env.toObject(), ...options.env };
+    const cwd = options.cwd === undefined ? undefined : String(options.cwd);
     if (this.#native) {
       const child = spawnNative(program, {
         argv0: argv0 ?? program,
         args: options.args ?? [],
-        cwd: options.cwd === undefined ? undefined : String(options.cwd),
-        env: options.clearEnv ? { ...options.env } : { ...Deno.env.toObject(), ...options.env },
+        cwd,
+        env,
         stdin: stdio(options.stdin),
         stdout: stdio(options.stdout),
         stderr: stdio(options.stderr),
@@ -91,7 +94,7 @@ export class ProcessTree {
     }
     const pipe = mergeOutput ? mergedPipe() : undefined;
     const child = pipe || (argv0 !== undefined && argv0 !== program)
-      ? spawnNamed(program, argv0 ?? program, options, pipe)
+      ? spawnNamed(program, argv0 ?? program, { ...options, cwd, env }, pipe)
       : new Deno.Command(program, { ...options, detached: true }).spawn();
     this.groups.set(child.pid, child.status);
     return { child, pid: child.pid, merged: pipe !== undefined };
@@ -140,23 +143,23 @@ function signal(pid: number, sig: Deno.Signal): void {
 
 /**
  * node:child_process's spawn, which takes argv0 and raw fds, behind the Child
- * interface. With `pipe`, its write end is the program's fd 1 and fd 2.
+ * interface; `o.env` is the whole environment. With `pipe`, its write end is
+ * the program's fd 1 and fd 2.
  */
 function spawnNamed(
   program: string,
   argv0: string,
-  o: Deno.CommandOptions,
+  o: Deno.CommandOptions & { cwd?: string; env: Record<string, string> },
   pipe?: MergedPipe,
 ): Child {
   const mode = (m: string | undefined) =>
     m === "piped" ? "pipe" : m === "inherit" ? "inherit" : "ignore";
-  const env = o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env };
   let cp;
   try {
     cp = nodeSpawn(program, o.args ?? [], {
       argv0,
-      cwd: o.cwd === undefined ? undefined : String(o.cwd),
-      env,
+      cwd: o.cwd,
+      env: o.env,
       detached: true,
       stdio: pipe
         ? [mode(o.stdin), pipe.writeFd, pipe.writeFd]

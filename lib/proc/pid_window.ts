@@ -33,6 +33,8 @@ export class PidWindow {
     /** the first pid handed out after the window opened (cyclically) */
     private readonly from: number,
     private readonly forksAtOpen: number,
+    /** pid_max, read once: only root can change it */
+    private readonly max: number,
   ) {}
 
   /** Opens a window now; undefined where /proc cannot tell (the sweep then reads every pid). */
@@ -41,8 +43,9 @@ export class PidWindow {
     if (!sys) return undefined;
     const last = lastPid(sys);
     const forks = forkCount(sys);
-    if (last === undefined || forks === undefined) return undefined;
-    return new PidWindow(sys, last + 1, forks);
+    const max = pidMax(sys);
+    if (last === undefined || forks === undefined || max === undefined) return undefined;
+    return new PidWindow(sys, last + 1, forks, max);
   }
 
   /**
@@ -52,9 +55,8 @@ export class PidWindow {
   current(): PidFilter | undefined {
     const last = lastPid(this.sys);
     const forks = forkCount(this.sys);
-    const max = pidMax(this.sys);
-    if (last === undefined || forks === undefined || max === undefined) return undefined;
-    return pidArc(this.from, last, max, forks - this.forksAtOpen);
+    if (last === undefined || forks === undefined) return undefined;
+    return pidArc(this.from, last, this.max, forks - this.forksAtOpen);
   }
 }
 

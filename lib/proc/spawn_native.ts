@@ -85,6 +85,7 @@ const WAIT_RETRIES = 64;
 /** the system call's number, the same on x86_64 and aarch64 */
 const SYS_PIDFD_OPEN = 434n;
 const WNOHANG = 1;
+const encoder = new TextEncoder();
 
 /** Undefined with glibc < 2.34 (a symbol is missing) too: the caller spawns through Deno. */
 const binding = libcOnce(SYMBOLS, fdPipesAvailable);
@@ -233,8 +234,7 @@ function checkDenoGrant(program: string, env: Record<string, string>): void {
  * cannot be read under a scoped FFI grant).
  */
 function argumentImage(argv: readonly string[], envp: readonly string[]) {
-  const enc = new TextEncoder();
-  const strings = [...argv, ...envp].map((s) => enc.encode(s));
+  const strings = [...argv, ...envp].map((s) => encoder.encode(s));
   const pointerBytes = (argv.length + 1 + envp.length + 1) * 8;
   const total = pointerBytes + strings.reduce((n, b) => n + b.byteLength + 1, 0);
   const bytes = new Uint8Array(total);
@@ -324,7 +324,7 @@ function struct(): Uint8Array {
 }
 
 function cString(s: string): Uint8Array {
-  return new TextEncoder().encode(`${s}\0`);
+  return encoder.encode(`${s}\0`);
 }
 
 function empty(): ReadableStream<Uint8Array> {

@@ -33,8 +33,8 @@ const MAX_SWEEPS = 20;
 export class TaskMarker {
   /** random: a task cannot guess another's marker to hide in it, or to get it killed */
   readonly value = crypto.randomUUID();
-  #window: PidWindow | undefined;
-  #windowOpened = false;
+  /** undefined until the first start; null where /proc cannot tell */
+  #window: PidWindow | null | undefined;
 
   /**
    * Call before the first process carrying the marker starts: the sweep then
@@ -42,9 +42,7 @@ export class TaskMarker {
    * the sweep reads every process.
    */
   beforeFirstStart(): void {
-    if (this.#windowOpened) return;
-    this.#windowOpened = true;
-    this.#window = PidWindow.open();
+    this.#window ??= PidWindow.open() ?? null;
   }
 
   /** `env` plus the marker (a new object). */
