@@ -310,23 +310,23 @@ export class Sys {
     const buf = new Uint8Array(length);
     let got = 0;
     while (got < length) {
-      const n = Number(
-        this.libc.symbols.pread(
-          fd,
-          buf.subarray(got),
-          BigInt(length - got),
-          BigInt(position + got),
-        ),
-      );
-      if (n < 0) {
-        const errno = this.libc.errno();
-        if (errno === E.EINTR) continue;
-        throw new SysError(errno, "pread");
-      }
+      const n = this.preadInto(fd, position + got, buf.subarray(got));
       if (n === 0) break;
       got += n;
     }
     return buf.subarray(0, got);
+  }
+
+  /** One pread into `into` (a caller's buffer, reused), on this thread: the bytes read, 0 at the end. */
+  preadInto(fd: number, position: number, into: Uint8Array): number {
+    for (;;) {
+      const n = Number(
+        this.libc.symbols.pread(fd, into, BigInt(into.byteLength), BigInt(position)),
+      );
+      if (n >= 0) return n;
+      const errno = this.libc.errno();
+      if (errno !== E.EINTR) throw new SysError(errno, "pread");
+    }
   }
 
   /** preadSync off the main thread. */

@@ -24,8 +24,20 @@ import { linuxSys, O, type Sys } from "../fs/linux_fs.ts";
 /** Pids below this are never handed out again after a wrap (kernel RESERVED_PIDS). */
 const RESERVED_PIDS = 300;
 
-/** A test on a pid: may a process created since the window opened have it? */
-export type PidFilter = (pid: number) => boolean;
+/** The pids a process created since the window opened may have. */
+export interface PidArc {
+  has(pid: number): boolean;
+  /**
+   * Those pids in the order they were handed out, when there are at most
+   * LIST_MAX of them: the sweep then opens /proc/<pid> for each instead of
+   * listing /proc (a listing of ~130 processes costs ~100 us; a task that ran
+   * one program has an arc of a pid or two).
+   */
+  readonly pids?: readonly number[];
+}
+
+/** Arcs this short are listed pid by pid. */
+export const LIST_MAX = 256;
 
 export class PidWindow {
   private constructor(
@@ -52,7 +64,7 @@ export class PidWindow {
    * The pids processes created since `open()` can have, as a filter; undefined
    * when that is every pid (the counter may have gone round, or /proc failed).
    */
-  current(): PidFilter | undefined {
+  current(): PidArc | undefined {
     const last = lastPid(this.sys);
     const forks = forkCount(this.sys);
     if (last === undefined || forks === undefined) return undefined;
@@ -70,14 +82,32 @@ export function pidArc(
   last: number,
   max: number,
   forks: number,
-): PidFilter | undefined {
+): PidArc | undefined {
   // Each fork takes one pid: fewer forks than the cycle's length cannot come round to `from`.
   if (forks >= max - RESERVED_PIDS - 1) return undefined;
   const start = from >= max ? RESERVED_PIDS : from;
-  if (forks === 0) return () => false; // nothing created since
-  if (last >= start) return (pid) => pid >= start && pid <= last;
-  return (pid) => pid >= start || pid <= last; // wrapped once
+  if (forks === 0) return { has: () => false, pids: [] }; // nothing created since
+  const wrapped = last < start;
+  const has = wrapped
+    ? (pid: number) => pid >= start || (pid >= RESERVED_PIDS && pid <= last)
+    : (pid: number) => pid >= start && pid <= last;
+  const count = wrapped ? max - start + last - RESERVED_PIDS + 1 : last - start + 1;
+  if (count > LIST_MAX) return { has };
+  const pids: number[] = [];
+  for (let pid = start; pids.length < count; pid = pid + 1 >= max ? RESERVED_PIDS : pid + 1) {
+    pids.push(pid);
+  }
+  return { has, pids };
 }
+
+/**
+ * Up to five small /proc reads a `bash` task that starts a program: one
+ * buffer for all of them, kept (a fresh 64 KiB buffer a read was most of
+ * their cost), grown when a file does not fit (/proc/stat grows with CPUs and
+ * interrupt lines; "processes" comes after them).
+ */
+let buffer = new Uint8Array(4096);
+const decoder = new TextDecoder();
 
 function readSmall(sys: Sys, path: string): string | undefined {
   let fd: number;
@@ -87,16 +117,18 @@ function readSmall(sys: Sys, path: string): string | undefined {
     return undefined;
   }
   try {
-    // /proc/stat grows with CPUs and interrupt lines; "processes" comes after them
-    const parts: Uint8Array[] = [];
-    for (let at = 0;;) {
-      const chunk = sys.preadSync(fd, at, 64 * 1024);
-      if (chunk.length === 0) break;
-      parts.push(chunk);
-      at += chunk.length;
+    let at = 0;
+    for (;;) {
+      if (at === buffer.length) {
+        const bigger = new Uint8Array(buffer.length * 2);
+        bigger.set(buffer);
+        buffer = bigger;
+      }
+      const n = sys.preadInto(fd, at, buffer.subarray(at));
+      if (n === 0) break;
+      at += n;
     }
-    const dec = new TextDecoder();
-    return parts.map((p, i) => dec.decode(p, { stream: i < parts.length - 1 })).join("");
+    return decoder.decode(buffer.subarray(0, at));
   } catch {
     return undefined;
   } finally {

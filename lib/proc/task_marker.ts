@@ -20,7 +20,7 @@
  * @module
  */
 import { linuxSys, O, type Sys } from "../fs/linux_fs.ts";
-import { type PidFilter, PidWindow } from "./pid_window.ts";
+import { type PidArc, PidWindow } from "./pid_window.ts";
 import { sendSignal } from "./signal.ts";
 
 /** The variable's name. child_env.ts strips FLASHDUTY_* from what programs inherit; this is added after. */
@@ -77,7 +77,7 @@ export class TaskMarker {
 export async function markedProcesses(
   needle: string,
   batch = SCAN_BATCH,
-  only?: PidFilter,
+  only?: PidArc,
 ): Promise<number[]> {
   const sys = linuxSys();
   if (sys) {
@@ -101,16 +101,20 @@ async function scanProc(
   sys: Sys,
   needle: string,
   batch: number,
-  only: PidFilter | undefined,
+  only: PidArc | undefined,
 ): Promise<number[]> {
   const want = new TextEncoder().encode(`${needle}\0`);
   const proc = sys.openat(-100, "/proc", O.RDONLY | O.DIRECTORY | O.CLOEXEC);
   const out: number[] = [];
   try {
-    const pids = sys.readdir(proc).map((e) => e.name)
-      .filter((name) =>
-        /^\d+$/.test(name) && Number(name) !== Deno.pid && (!only || only(Number(name)))
-      );
+    // A short arc is opened pid by pid (a pid there may be a thread's: its
+    // environ is its process's, and a kill of it reaches the process).
+    const pids = only?.pids
+      ? only.pids.filter((pid) => pid !== Deno.pid).map(String)
+      : sys.readdir(proc).map((e) => e.name)
+        .filter((name) =>
+          /^\d+$/.test(name) && Number(name) !== Deno.pid && (!only || only.has(Number(name)))
+        );
     // in batches: a host with thousands of processes must not run the runner out of descriptors
     for (let at = 0; at < pids.length; at += batch) {
       const open: { pid: number; fd: number }[] = [];

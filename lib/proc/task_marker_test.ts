@@ -1,5 +1,6 @@
 import { expect } from "../../tests/deps.ts";
 import { markedProcesses, TASK_MARKER_ENV, TaskMarker } from "./task_marker.ts";
+import { LIST_MAX, PidWindow } from "./pid_window.ts";
 
 const linux = Deno.build.os === "linux";
 
@@ -49,6 +50,48 @@ Deno.test({
         } catch { /* gone */ }
         await c.status;
       }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "task marker: with a window, a short arc is read pid by pid and still finds every marked process",
+  ignore: !linux,
+  async fn() {
+    const marker = new TaskMarker();
+    const before = sleeper(marker.mark({})); // started before the window: not the task's
+    await new Promise((r) => setTimeout(r, 100));
+    marker.beforeFirstStart();
+    const twin = PidWindow.open(); // opened with the marker's: what the sweep will read
+    // a grandchild that left the group, as `setsid -f` leaves it, and a marked direct child
+    const grand = new Deno.Command("bash", {
+      args: ["-c", "setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $!"],
+      env: marker.mark({ PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" }),
+      stdin: "null",
+      stderr: "null",
+    });
+    const grandPid = Number(new TextDecoder().decode((await grand.output()).stdout).trim());
+    const direct = sleeper(marker.mark({}));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // short (a handful of pids since the window opened), so read pid by pid
+      expect(twin!.current()!.pids!.length).toBeLessThan(LIST_MAX);
+      expect(await marker.sweep()).toBe(2);
+      await direct.status;
+      expect(alive(grandPid)).toBe(false);
+      expect(alive(direct.pid)).toBe(false);
+      expect(alive(before.pid)).toBe(true);
+    } finally {
+      for (const c of [before, direct]) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* gone */ }
+        await c.status;
+      }
+      try {
+        Deno.kill(grandPid, "SIGKILL");
+      } catch { /* gone */ }
     }
   },
 });
