@@ -101,39 +101,52 @@ export function pidArc(
 }
 
 /**
- * Up to five small /proc reads a `bash` task that starts a program: one
- * buffer for all of them, kept (a fresh 64 KiB buffer a read was most of
- * their cost), grown when a file does not fit (/proc/stat grows with CPUs and
- * interrupt lines; "processes" comes after them).
+ * Up to five small /proc reads a `bash` task that starts a program. Each
+ * file stays open for the runner's life and is read again from offset 0
+ * (procfs makes its text anew on each read from the start): a path walk
+ * under /proc (openat) was most of their cost. One buffer serves them all,
+ * grown when a file does not fit (/proc/stat grows with CPUs and interrupt
+ * lines; "processes" comes after them).
  */
+const open = new Map<string, number>();
 let buffer = new Uint8Array(4096);
 const decoder = new TextDecoder();
 
 function readSmall(sys: Sys, path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = sys.openat(-100, path, O.RDONLY | O.CLOEXEC);
-  } catch {
-    return undefined;
-  }
-  try {
-    let at = 0;
-    for (;;) {
-      if (at === buffer.length) {
-        const bigger = new Uint8Array(buffer.length * 2);
-        bigger.set(buffer);
-        buffer = bigger;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd = open.get(path);
+    if (fd === undefined) {
+      try {
+        fd = sys.openat(-100, path, O.RDONLY | O.CLOEXEC);
+      } catch {
+        return undefined;
       }
-      const n = sys.preadInto(fd, at, buffer.subarray(at));
-      if (n === 0) break;
-      at += n;
+      open.set(path, fd);
     }
-    return decoder.decode(buffer.subarray(0, at));
-  } catch {
-    return undefined;
-  } finally {
-    sys.close(fd);
+    try {
+      return readFrom(sys, fd);
+    } catch {
+      // a descriptor gone bad: opened again once
+      open.delete(path);
+      sys.close(fd);
+    }
   }
+  return undefined;
+}
+
+function readFrom(sys: Sys, fd: number): string {
+  let at = 0;
+  for (;;) {
+    if (at === buffer.length) {
+      const bigger = new Uint8Array(buffer.length * 2);
+      bigger.set(buffer);
+      buffer = bigger;
+    }
+    const n = sys.preadInto(fd, at, buffer.subarray(at));
+    if (n === 0) break;
+    at += n;
+  }
+  return decoder.decode(buffer.subarray(0, at));
 }
 
 function numberIn(text: string | undefined): number | undefined {
