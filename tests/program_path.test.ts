@@ -113,3 +113,16 @@ Deno.test("a program planted in a workspace directory on PATH is chosen by no la
   }
   expect(await exists(marker)).toBe(false);
 });
+
+Deno.test("findProgram: the directories are found only for a bare name (a path needs no PATH)", () => {
+  let asked = 0;
+  const dirs = () => {
+    asked++;
+    return ["/usr/bin", "/bin"];
+  };
+  expect(findProgram("/usr/bin/env", dirs)).toBe("/usr/bin/env");
+  expect(findProgram("./x", dirs, { cwd: "/tmp" })).toBe("/tmp/x");
+  expect(asked).toBe(0);
+  expect(findProgram("env", dirs)).toMatch(/\/env$/);
+  expect(asked).toBe(1);
+});

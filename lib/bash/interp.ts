@@ -507,7 +507,7 @@ export class Interpreter {
         await this.write(io, `${n}\n`);
         continue;
       }
-      const p = findProgram(n, this.o.searchPath, { workspaceRoot: this.o.workspace.root });
+      const p = findProgram(n, () => this.o.searchPath, { workspaceRoot: this.o.workspace.root });
       if (p) await this.write(io, `${p}\n`);
       else code = 1;
     }
@@ -991,7 +991,7 @@ export class Interpreter {
     }
 
     const name = argv[0];
-    const program = findProgram(name, this.o.searchPath, {
+    const program = findProgram(name, () => this.o.searchPath, {
       cwd,
       workspaceRoot: this.o.workspace.root,
     });

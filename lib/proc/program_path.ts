@@ -44,17 +44,19 @@ export interface FindOptions {
  * with `/` is that path (resolved against `cwd`); a bare name is looked up
  * in `dirs` (from searchPath) in order. A candidate that is a symlink into
  * the workspace is skipped: a workspace file is a workspace file, whatever
- * directory links to it. Undefined when nothing fits.
+ * directory links to it. Undefined when nothing fits. `dirs` may be given as
+ * a function, called only for a bare name (finding the directories costs a
+ * realpath each: a path needs none).
  */
 export function findProgram(
   name: string,
-  dirs: readonly string[],
+  dirs: readonly string[] | (() => readonly string[]),
   opts: FindOptions = {},
 ): string | undefined {
   if (name.includes("/")) return resolve(opts.cwd ?? Deno.cwd(), name);
   if (name === "" || name === "." || name === "..") return undefined;
   const root = opts.workspaceRoot === undefined ? undefined : realOr(opts.workspaceRoot);
-  for (const dir of dirs) {
+  for (const dir of typeof dirs === "function" ? dirs() : dirs) {
     const candidate = join(dir, name);
     if (!isProgram(candidate)) continue;
     if (root !== undefined) {
