@@ -46,6 +46,7 @@ import {
 import { SANDBOX_ENV } from "./handoff.ts";
 import { closeProcToCommands, sandboxMode, watchSupervisor } from "./supervised.ts";
 import { runnerV8Flags } from "./v8_flags.ts";
+import { planWarmup, startWarmup, type Warmup } from "./code_cache.ts";
 
 export { SANDBOX_ENV };
 export {
@@ -89,6 +90,12 @@ export interface SuperviseOptions {
   /** `sandbox: require`: fail (UsageError) rather than run without the kernel layer */
   kernelRequired?: boolean;
 }
+
+/**
+ * A supervisor stopping while the code cache warmer still runs waits this
+ * long for it (it takes well under a second), then kills it.
+ */
+const WARMUP_GRACE_MS = 2_000;
 
 /** What the supervisor needs of a started runner child. */
 interface Launched {
@@ -174,7 +181,31 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   const maxMs = opts.backoff?.maxMs ?? 60_000;
   const stableMs = opts.backoff?.stableMs ?? 60_000;
   const maxRestarts = opts.maxRestarts ?? Infinity;
-  const flags = [...(opts.denoFlags ?? parentDenoFlags()), ...toDenoFlags(opts.permissions)];
+  const denoFlags = opts.denoFlags ?? parentDenoFlags();
+  const flags = [...denoFlags, ...toDenoFlags(opts.permissions)];
+  // The child's environment is ours (enterSandbox has removed the token: the
+  // child gets it on stdin).
+  // DENO_NO_UPDATE_CHECK: a running agent must not phone home to dl.deno.land
+  // (tests/proxy.test.ts saw `deno run` do it through the proxy).
+  const env = {
+    [SANDBOX_ENV]: String(Deno.pid),
+    DENO_NO_UPDATE_CHECK: "1",
+    DENO_V8_FLAGS: runnerV8Flags(readEnv("DENO_V8_FLAGS")),
+  };
+  // The confined child reads Deno's code cache but cannot fill it: a warmer
+  // fills it once per module set, started before this thread is confined
+  // (lib/sandbox/code_cache.ts).
+  let warmup: Warmup | undefined;
+  if (opts.kernel && !opts.standalone) {
+    const plan = planWarmup({ denoFlags, v8Flags: env.DENO_V8_FLAGS });
+    if (plan) {
+      warmup = startWarmup(plan, {
+        execPath,
+        env: { DENO_NO_UPDATE_CHECK: "1", DENO_V8_FLAGS: env.DENO_V8_FLAGS },
+        log,
+      });
+    }
+  }
   let launcher = directLauncher();
   if (opts.kernel) {
     try {
@@ -199,16 +230,6 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
       },
     );
   }
-  // The child's environment is ours (enterSandbox has removed the token: the
-  // child gets it on stdin).
-  // DENO_NO_UPDATE_CHECK: a running agent must not phone home to dl.deno.land
-  // (tests/proxy.test.ts saw `deno run` do it through the proxy).
-  const env = {
-    [SANDBOX_ENV]: String(Deno.pid),
-    DENO_NO_UPDATE_CHECK: "1",
-    DENO_V8_FLAGS: runnerV8Flags(readEnv("DENO_V8_FLAGS")),
-  };
-
   let child: Launched | undefined;
   let stopping: Deno.Signal | undefined;
   // a stop signal ends the wait before a restart at once
@@ -288,6 +309,7 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
     launcher.close();
+    await warmup?.finish(WARMUP_GRACE_MS);
   }
 }
 
