@@ -6,11 +6,22 @@
  * the other main modules given, so that a before/after comes from one run
  * (docs/benchmarks.md, "Start-up: where the time goes").
  *
- * Usage: deno run -A bench/start_phases.ts [--starts N] [MAIN.ts ...]   (default: this main.ts)
+ * With each start's time it reads the CPU time (user + system, from
+ * /proc/<pid>/stat at the first heartbeat) the supervisor and the runner
+ * child have used: on a loaded machine the CPU says more than the clock.
+ *
+ * `--cold`: every start gets a DENO_DIR of its own without V8's code cache
+ * (the npm packages and transpiled modules hard-linked from this one): the
+ * first start after an install or upgrade. Without it, the caches are those
+ * the earlier starts left.
+ *
+ * Usage: deno run -A bench/start_phases.ts [--starts N] [--cold] [MAIN.ts ...]
+ *        (default: this main.ts)
  */
 import { join } from "node:path";
 import { BenchPlatform, runnerArgs } from "./bench_platform.ts";
 import { median } from "./timing.ts";
+import { denoDir } from "../lib/sandbox/code_cache.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 
@@ -26,16 +37,61 @@ const PHASES: [name: string, end: RegExp | "heartbeat"][] = [
 
 function parseArgs(args: string[]) {
   let starts = 7;
+  let cold = false;
   const mains: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--starts") starts = Number(args[++i]);
+    else if (args[i] === "--cold") cold = true;
     else mains.push(args[i]);
   }
-  return { starts, mains: mains.length > 0 ? mains : [join(HERE, "..", "main.ts")] };
+  return { starts, cold, mains: mains.length > 0 ? mains : [join(HERE, "..", "main.ts")] };
 }
 
-/** ms from the spawn to the end of each phase, for one start. */
-async function startOnce(platform: BenchPlatform, main: string, dir: string): Promise<number[]> {
+/**
+ * CPU ms (user + system) a live process has used, from /proc/<pid>/stat,
+ * with its children's that it has reaped (`withReaped`); 0 once it is gone.
+ */
+function cpuMs(pid: number, withReaped = false): number {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return 0;
+  }
+  // fields after the command's closing parenthesis: utime, stime, cutime, cstime are 14-17
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, withReaped ? 15 : 13);
+  return f.reduce((sum, v) => sum + Number(v), 0) * 10; // USER_HZ = 100 on Linux
+}
+
+/** A DENO_DIR without V8's code cache: npm packages and transpiled modules hard-linked. */
+async function coldDenoDir(dir: string): Promise<string> {
+  const from = denoDir();
+  if (!from) throw new Error("--cold: cannot tell where DENO_DIR is");
+  const to = await Deno.makeTempDir({ dir, prefix: "deno-dir-" });
+  for (const sub of ["npm", "gen", "remote"]) {
+    try {
+      await Deno.stat(join(from, sub));
+    } catch {
+      continue;
+    }
+    const cp = await new Deno.Command("cp", { args: ["-al", join(from, sub), to] }).output();
+    if (!cp.success) throw new Error(`cp -al ${join(from, sub)}: ${cp.code}`);
+  }
+  return to;
+}
+
+/**
+ * ms from the spawn to the end of each phase, for one start; then the CPU
+ * ms of the supervisor and of the runner child at the first heartbeat.
+ */
+async function startOnce(
+  platform: BenchPlatform,
+  main: string,
+  dir: string,
+  cold: boolean,
+): Promise<number[]> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  if (cold) env.DENO_DIR = await coldDenoDir(dir);
   platform.expectNewConnection();
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -48,9 +104,11 @@ async function startOnce(platform: BenchPlatform, main: string, dir: string): Pr
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env,
   }).spawn();
   const ends: (number | undefined)[] = PHASES.map(() => undefined);
+  let runnerPid: number | undefined;
+  let warmerPid: number | undefined;
   const reading = (async () => {
     let buf = "";
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
@@ -59,6 +117,9 @@ async function startOnce(platform: BenchPlatform, main: string, dir: string): Pr
       const lines = buf.split("\n");
       buf = lines.pop()!;
       for (const line of lines) {
+        const pid = (re: RegExp) => Number(re.exec(line)?.[1]) || undefined;
+        runnerPid ??= pid(/started the sandboxed runner, pid (\d+)/);
+        warmerPid ??= pid(/warming the code cache .*, pid (\d+)/);
         PHASES.forEach(([, end], k) => {
           if (end !== "heartbeat" && ends[k] === undefined && end.test(line)) ends[k] = now;
         });
@@ -70,14 +131,20 @@ async function startOnce(platform: BenchPlatform, main: string, dir: string): Pr
   });
   ends[PHASES.length - 1] = await Promise.race([platform.firstHeartbeat.promise, exited]) - t0;
   exited.catch(() => {});
+  // the warmer, when one ran: its CPU while it runs, else in its reaper's (the supervisor's)
+  const cpu = [
+    cpuMs(child.pid, true) + (warmerPid ? cpuMs(warmerPid) : 0),
+    runnerPid ? cpuMs(runnerPid) : NaN,
+  ];
   child.kill("SIGTERM");
   await child.status;
   await reading;
+  if (env.DENO_DIR) await Deno.remove(env.DENO_DIR, { recursive: true });
   if (ends.includes(undefined)) throw new Error(`${main}: a phase's log line never came`);
-  return ends as number[];
+  return [...ends as number[], ...cpu];
 }
 
-const { starts, mains } = parseArgs(Deno.args);
+const { starts, cold, mains } = parseArgs(Deno.args);
 const dir = await Deno.makeTempDir({ prefix: "fdr-start-" });
 await Deno.writeTextFile(
   join(dir, "config.yaml"),
@@ -86,12 +153,14 @@ await Deno.writeTextFile(
 const platform = await BenchPlatform.start();
 try {
   const runs = new Map(mains.map((m) => [m, [] as number[][]]));
-  for (const m of mains) await startOnce(platform, m, dir); // fills Deno's caches
+  for (const m of mains) await startOnce(platform, m, dir, cold); // fills Deno's caches
   for (let i = 0; i < starts; i++) {
-    for (const m of mains) runs.get(m)!.push(await startOnce(platform, m, dir));
+    for (const m of mains) runs.get(m)!.push(await startOnce(platform, m, dir, cold));
   }
   console.log(
-    `bench/start_phases.ts --starts ${starts}: deno ${Deno.version.deno}, ` +
+    `bench/start_phases.ts --starts ${starts}${
+      cold ? " --cold" : ""
+    }: deno ${Deno.version.deno}, ` +
       `${navigator.hardwareConcurrency} cpus; p50 ms of each phase (end at, from the spawn)`,
   );
   for (const m of mains) {
@@ -103,6 +172,11 @@ try {
       const at = median(r.map((e) => e[k]));
       console.log(`  ${name.padEnd(66)} ${own.toFixed(0).padStart(5)}  (at ${at.toFixed(0)})`);
     });
+    const cpu = (k: number) => median(r.map((e) => e[PHASES.length + k])).toFixed(0);
+    console.log(
+      `  CPU ms at the first heartbeat: supervisor (and code cache warmer) ${cpu(0)}, ` +
+        `runner child ${cpu(1)}`,
+    );
   }
 } finally {
   await platform.close();
