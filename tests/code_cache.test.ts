@@ -12,7 +12,12 @@ import { expect } from "./deps.ts";
 import { PlatformSimulator } from "./support/platform.ts";
 import { startRunner } from "./support/runner.ts";
 import { probeLandlock } from "../lib/sandbox/landlock.ts";
-import { denoDir, planWarmup } from "../lib/sandbox/code_cache.ts";
+import {
+  codeCachePath,
+  denoDir,
+  planWarmup,
+  writableCodeCache,
+} from "../lib/sandbox/code_cache.ts";
 
 interface Payload {
   id: string;
@@ -201,4 +206,18 @@ Deno.test("code cache marker: a matching key skips the warmer; another Deno, V8 
   } finally {
     await Deno.remove(dd, { recursive: true });
   }
+});
+
+Deno.test("code cache: a kernel write path that covers it is named (the supervisor warns)", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  const dd = codeCachePath(false, env({ HOME: "/home/r" }));
+  expect(dd).toBe("/home/r/.cache/deno");
+  expect(codeCachePath(false, env({ DENO_DIR: "/srv/dd", HOME: "/home/r" }))).toBe("/srv/dd");
+  expect(codeCachePath(true, env({}))).toMatch(/^\/tmp\/deno-compile-[^/]+\.cache$/);
+  expect(writableCodeCache(["/ws", "/dev/null"], dd)).toBeUndefined();
+  expect(writableCodeCache(["/ws", "/home/r"], dd)).toBe("/home/r");
+  expect(writableCodeCache(["/home/r/.cache/deno"], dd)).toBe("/home/r/.cache/deno");
+  // a sibling with the same prefix is not a parent
+  expect(writableCodeCache(["/home/r/.cache/den"], dd)).toBeUndefined();
+  expect(writableCodeCache(["/tmp"], codeCachePath(true, env({})))).toBe("/tmp");
 });

@@ -52,6 +52,33 @@ export function denoDir(env: (name: string) => string | undefined = readEnv): st
 }
 
 /**
+ * Where this runner's code cache lives: DENO_DIR under `deno run`; for a
+ * compiled binary, Deno's one cache file in the temp directory (TMPDIR, else
+ * /tmp), named for the executable.
+ */
+export function codeCachePath(
+  standalone: boolean,
+  env: (name: string) => string | undefined = readEnv,
+): string | undefined {
+  if (!standalone) return denoDir(env);
+  const exe = Deno.execPath().split("/").pop();
+  return join(env("TMPDIR") || "/tmp", `deno-compile-${exe}.cache`);
+}
+
+/**
+ * The kernel layer's write path that covers the code cache, if one does (a
+ * `permission.write_paths` entry such as the runner user's home): then a
+ * command could rewrite code the supervisor loads at its next start.
+ */
+export function writableCodeCache(
+  write: readonly string[],
+  cache: string | undefined,
+): string | undefined {
+  if (!cache) return undefined;
+  return write.find((w) => cache === w || cache.startsWith(w.endsWith("/") ? w : w + "/"));
+}
+
+/**
  * Whether and how to warm the cache: undefined when there is nothing to do
  * (a marker holding this key, a runner not from local files, code cache
  * off, no DENO_DIR). Makes the marker's directory. Never throws: a cache

@@ -46,7 +46,13 @@ import {
 import { SANDBOX_ENV } from "./handoff.ts";
 import { closeProcToCommands, sandboxMode, watchSupervisor } from "./supervised.ts";
 import { runnerV8Flags } from "./v8_flags.ts";
-import { planWarmup, startWarmup, type Warmup } from "./code_cache.ts";
+import {
+  codeCachePath,
+  planWarmup,
+  startWarmup,
+  type Warmup,
+  writableCodeCache,
+} from "./code_cache.ts";
 
 export { SANDBOX_ENV };
 export {
@@ -196,6 +202,16 @@ export async function superviseSelf(opts: SuperviseOptions): Promise<number> {
   // fills it once per module set, started before this thread is confined
   // (lib/sandbox/code_cache.ts).
   let warmup: Warmup | undefined;
+  const cache = codeCachePath(opts.standalone ?? false);
+  const exposed = opts.kernel && writableCodeCache(opts.kernel.write, cache);
+  if (exposed) {
+    log.warn(
+      "the kernel layer lets programs write {path}, which holds Deno's code cache ({cache}): " +
+        "a command could rewrite code this process loads at its next start; narrow " +
+        "permission.write_paths",
+      { path: exposed, cache },
+    );
+  }
   if (opts.kernel && !opts.standalone) {
     const plan = planWarmup({ denoFlags, v8Flags: env.DENO_V8_FLAGS });
     if (plan) {
