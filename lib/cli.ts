@@ -1,8 +1,15 @@
 /**
  * flashduty-runner's CLI (main.ts runs it in the process you start). Parses
  * flags and hands off; the work lives in lib/.
+ *
+ * `run` with well-formed flags (every start of a service) is parsed here,
+ * from RUN_OPTIONS, without loading commander: commander 15 imports
+ * `node:fs`, whose ESM namespace alone costs ~25 ms of CPU and with
+ * commander ~4 MB of the supervisor's idle RSS (docs/benchmarks.md). Every
+ * other command line (help, a typo, another command) goes to commander,
+ * built from the same table, which says what is wrong.
  */
-import { Command, CommanderError } from "./deps/cli.ts";
+import type { Command } from "./deps/cli.ts";
 import { emptyConfig, loadConfig, type RunnerConfig } from "./config.ts";
 import { logger, setupLogging } from "./log.ts";
 import {
@@ -25,7 +32,137 @@ async function readConfig(path: string | undefined): Promise<RunnerConfig> {
   return file ? await loadConfig(file) : emptyConfig();
 }
 
-function buildCli(): Command {
+/** What `run` is given: RunFlags, and `--no-sandbox` as sandbox: false. */
+export type RunCliFlags = RunFlags & { sandbox: boolean };
+
+/** `run`'s options that take a value: the one list commander and parseRunFlags read. */
+const RUN_OPTIONS: readonly { flag: string; value: string; help: string }[] = [
+  {
+    flag: "--token",
+    value: "<token>",
+    help: `worknode token (env ${ENV.token}; prefer --token-file or the env: flags show in ps)`,
+  },
+  {
+    flag: "--token-file",
+    value: "<file>",
+    help:
+      "read the worknode token from this file's first line (systemd: LoadCredential=token:FILE)",
+  },
+  { flag: "--url", value: "<url>", help: `platform WebSocket URL (env ${ENV.url})` },
+  {
+    flag: "--workspace",
+    value: "<dir>",
+    help: `workspace root, created if missing (env ${ENV.workspace})`,
+  },
+  {
+    flag: "--config",
+    value: "<file>",
+    help: `YAML config file with permission rules (env ${ENV.config})`,
+  },
+  {
+    flag: "--log-level",
+    value: "<level>",
+    help: `debug, info, warn or error (env ${ENV.logLevel})`,
+  },
+  { flag: "--log-format", value: "<format>", help: `text or json (env ${ENV.logFormat})` },
+  {
+    flag: "--max-concurrent-tasks",
+    value: "<n>",
+    help: `tasks run at once; the rest queue (env ${ENV.maxConcurrent})`,
+  },
+  {
+    flag: "--transport",
+    value: "<name>",
+    help: `WebSocket client: ws or native (env ${ENV.transport})`,
+  },
+  {
+    flag: "--audit-log",
+    value: "<file>",
+    help:
+      `append one JSON line per task here, size-rotated (env ${ENV.auditLog}; config audit_log)`,
+  },
+  {
+    flag: "--metrics-addr",
+    value: "<host:port>",
+    help:
+      `serve /metrics, /readyz, /healthz (":port" = loopback; env ${ENV.metricsAddr}); off by default`,
+  },
+];
+const NO_SANDBOX = "--no-sandbox";
+const NO_SANDBOX_HELP =
+  "no Deno permission layer and no kernel layer: run with the flags given (debugging only)";
+
+/** `--max-concurrent-tasks` -> maxConcurrentTasks, as commander names an option's value. */
+function flagKey(flag: string): keyof RunFlags {
+  return flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof RunFlags;
+}
+
+/**
+ * `run FLAGS...` parsed as commander parses it, when every word is one of
+ * RUN_OPTIONS with its value (`--flag value` or `--flag=value`, the last
+ * one winning) or --no-sandbox; undefined for anything else (another
+ * command, --help, an unknown or incomplete flag, a value starting with
+ * `-`, an argument): commander then parses it and says what is wrong.
+ */
+export function parseRunFlags(args: readonly string[]): RunCliFlags | undefined {
+  if (args[0] !== "run") return undefined;
+  const flags: RunCliFlags = { sandbox: true };
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === NO_SANDBOX) {
+      flags.sandbox = false;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (!RUN_OPTIONS.some((o) => o.flag === name)) return undefined;
+    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
+    if (value === undefined || value.startsWith("-")) return undefined;
+    flags[flagKey(name) as Exclude<keyof RunFlags, "sandbox">] = value;
+  }
+  return flags;
+}
+
+/** `run`: connect and serve until stopped. */
+async function run(flags: RunCliFlags): Promise<void> {
+  const config = await readConfig(flags.config);
+  const settings = resolveSettings(flags, readEnv, config);
+  await setupLogging(settings.logLevel, settings.logFormat);
+  // Every start-up problem is one line and exit code 2, before any supervising.
+  await checkWorkspace(settings.workspace);
+  if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
+  // After the checks: a start-up problem stays the one line on stderr.
+  if (flags.token !== undefined) {
+    // The process's own command line: readable by every local user for as long as it runs.
+    logger("runner").warn(
+      "the token was given with --token: every user of this host can read it in `ps` " +
+        "while the runner runs; use --token-file FILE, {env} or systemd's LoadCredential=",
+      { env: ENV.token },
+    );
+  }
+  // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
+  const supervised = await enterSandbox({
+    config,
+    configPath: flags.config ?? readEnv(ENV.config),
+    workspace: settings.workspace,
+    platformUrl: settings.url,
+    // A supervised child gets these on its stdin (the token never in argv or env),
+    // and parses no flags and no YAML itself (lib/sandbox/child.ts).
+    handoff: encodeHandoff({ settings, config }),
+    noSandbox: flags.sandbox === false,
+    operator: operatorGrants(settings),
+  });
+  // The runner's modules load only in the process that serves tasks: a
+  // supervisor that re-executes never needs them (lean RSS, fast start).
+  Deno.exitCode = supervised ??
+    await (await import("./runner.ts")).runRunner(settings, config);
+}
+
+/** The CLI as commander parses it; `onRun` is what `run` does with its flags. */
+export async function buildCli(
+  onRun: (flags: RunCliFlags) => Promise<void> = run,
+): Promise<Command> {
+  const { Command } = await import("./deps/cli.ts");
   const program = new Command()
     .name("flashduty-runner")
     .description(
@@ -35,71 +172,10 @@ function buildCli(): Command {
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)");
 
-  program.command("run")
-    .description("connect to the platform and serve tasks until SIGINT/SIGTERM")
-    .option(
-      "--token <token>",
-      `worknode token (env ${ENV.token}; prefer --token-file or the env: flags show in ps)`,
-    )
-    .option(
-      "--token-file <file>",
-      "read the worknode token from this file's first line (systemd: LoadCredential=token:FILE)",
-    )
-    .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
-    .option("--workspace <dir>", `workspace root, created if missing (env ${ENV.workspace})`)
-    .option("--config <file>", `YAML config file with permission rules (env ${ENV.config})`)
-    .option("--log-level <level>", `debug, info, warn or error (env ${ENV.logLevel})`)
-    .option("--log-format <format>", `text or json (env ${ENV.logFormat})`)
-    .option(
-      "--max-concurrent-tasks <n>",
-      `tasks run at once; the rest queue (env ${ENV.maxConcurrent})`,
-    )
-    .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
-    .option(
-      "--audit-log <file>",
-      `append one JSON line per task here, size-rotated (env ${ENV.auditLog}; config audit_log)`,
-    )
-    .option(
-      "--metrics-addr <host:port>",
-      `serve /metrics, /readyz, /healthz (":port" = loopback; env ${ENV.metricsAddr}); off by default`,
-    )
-    .option(
-      "--no-sandbox",
-      "no Deno permission layer and no kernel layer: run with the flags given (debugging only)",
-    )
-    .action(async (flags: RunFlags & { sandbox: boolean }) => {
-      const config = await readConfig(flags.config);
-      const settings = resolveSettings(flags, readEnv, config);
-      await setupLogging(settings.logLevel, settings.logFormat);
-      // Every start-up problem is one line and exit code 2, before any supervising.
-      await checkWorkspace(settings.workspace);
-      if (settings.auditLog) await checkAuditLog(settings.auditLog.path);
-      // After the checks: a start-up problem stays the one line on stderr.
-      if (flags.token !== undefined) {
-        // The process's own command line: readable by every local user for as long as it runs.
-        logger("runner").warn(
-          "the token was given with --token: every user of this host can read it in `ps` " +
-            "while the runner runs; use --token-file FILE, {env} or systemd's LoadCredential=",
-          { env: ENV.token },
-        );
-      }
-      // Under `deno run` this process becomes a supervisor of a narrower copy of itself.
-      const supervised = await enterSandbox({
-        config,
-        configPath: flags.config ?? readEnv(ENV.config),
-        workspace: settings.workspace,
-        platformUrl: settings.url,
-        // A supervised child gets these on its stdin (the token never in argv or env),
-        // and parses no flags and no YAML itself (lib/sandbox/child.ts).
-        handoff: encodeHandoff({ settings, config }),
-        noSandbox: flags.sandbox === false,
-        operator: operatorGrants(settings),
-      });
-      // The runner's modules load only in the process that serves tasks: a
-      // supervisor that re-executes never needs them (lean RSS, fast start).
-      Deno.exitCode = supervised ??
-        await (await import("./runner.ts")).runRunner(settings, config);
-    });
+  const runCommand = program.command("run")
+    .description("connect to the platform and serve tasks until SIGINT/SIGTERM");
+  for (const o of RUN_OPTIONS) runCommand.option(`${o.flag} ${o.value}`, o.help);
+  runCommand.option(NO_SANDBOX, NO_SANDBOX_HELP).action(onRun);
 
   program.command("check")
     .description("show what the rules decide for a command, sub-command by sub-command")
@@ -178,11 +254,13 @@ function buildCli(): Command {
 }
 
 export async function main(args: string[]): Promise<number> {
+  const flags = parseRunFlags(args);
   try {
-    await buildCli().parseAsync(args, { from: "user" });
+    if (flags) await run(flags);
+    else await (await buildCli()).parseAsync(args, { from: "user" });
     return Number(Deno.exitCode ?? 0);
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (!flags && err instanceof (await import("./deps/cli.ts")).CommanderError) {
       // --help and --version exit 0; commander has already printed what went wrong.
       return err.exitCode === 0 ? 0 : 2;
     }

@@ -57,7 +57,10 @@ Deno.test("the supervised child's start-up modules hold no CLI or YAML parser", 
 Deno.test("control: the same walk finds both parsers in the CLI's modules", async () => {
   const cli = await staticGraph("lib/cli.ts");
   expect(cli.filter((s) => PARSERS.test(s)).map((s) => s.replace(/@.*/, "")).sort())
-    .toEqual(["npm:commander", "npm:yaml"]);
+    .toEqual(["npm:yaml"]);
+  // commander loads only for a command line `run`'s own parser leaves to it (lib/cli.ts)
+  expect((await staticGraph("lib/deps/cli.ts")).filter((s) => PARSERS.test(s)))
+    .toEqual([expect.stringMatching(/^npm:commander@/)]);
 });
 
 // Start-up time (docs/benchmarks.md, "Start-up: where the time goes"): what
@@ -95,4 +98,6 @@ Deno.test("the supervisor's start-up modules hold no transport and no workspace 
       /^lib\/wire\/(transport|large_frames)\.ts$|^lib\/fs\/workspace\.ts$|^node:(vm|v8|fs)$/.test(s)
     ),
   ).toEqual([]);
+  // commander (and the node:fs it imports) only when `run`'s parser leaves a command line to it
+  expect(loaded.filter((s) => /^npm:commander@|^lib\/deps\/cli\.ts$/.test(s))).toEqual([]);
 });

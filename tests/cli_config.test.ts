@@ -3,6 +3,7 @@ import { parseConfig } from "../lib/config.ts";
 import { RuleSet } from "../lib/policy/rules.ts";
 import { resolveSettings } from "../lib/settings.ts";
 import { MAIN } from "./support/runner.ts";
+import { buildCli, parseRunFlags, type RunCliFlags } from "../lib/cli.ts";
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -157,4 +158,65 @@ Deno.test("cli: check --lint flags an escape hatch; permissions prints derived f
   } finally {
     await Deno.remove(file);
   }
+});
+
+/** What commander hands `run`'s action for `args` (undefined: it did not call it). */
+async function commanderRunFlags(args: string[]): Promise<RunCliFlags | undefined> {
+  let got: RunCliFlags | undefined;
+  const program = await buildCli((flags) => {
+    got = { ...flags };
+    return Promise.resolve();
+  });
+  program.configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch { /* commander refused it */ }
+  return got;
+}
+
+Deno.test("cli: run's flags parsed without commander are exactly what commander makes of them", async () => {
+  const fast: string[][] = [
+    ["run"],
+    ["run", "--config", "/etc/flashduty-runner/config.yaml"], // the systemd unit's
+    [
+      "run",
+      "--url",
+      "ws://127.0.0.1:1/ws",
+      "--token",
+      "wnt_x",
+      "--workspace",
+      "/w",
+      "--config",
+      "c.yaml",
+      "--log-level",
+      "debug",
+    ], // the benchmarks'
+    ["run", "--token=a=b", "--token-file", "f", "--log-format=json", "--max-concurrent-tasks", "4"],
+    ["run", "--transport", "native", "--audit-log", "/var/log/a", "--metrics-addr", ":9464"],
+    ["run", "--no-sandbox", "--workspace", "w", "--workspace", "last wins"],
+    ["run", "--token="],
+  ];
+  const toCommander: string[][] = [
+    ["run", "--help"],
+    ["run", "-h"],
+    ["run", "--bogus"],
+    ["run", "--token"],
+    ["run", "--token", "--url", "u"],
+    ["run", "--workspace", "-w"],
+    ["run", "extra"],
+    ["run", "--", "--token", "t"],
+    ["run", "--no-sandbox=1"],
+    ["run", "--Token", "t"],
+    ["check", "--", "ls"],
+    ["--version"],
+    [],
+  ];
+  for (const args of fast) {
+    const flags = parseRunFlags(args);
+    expect({ args, flags }).toEqual({ args, flags: expect.any(Object) });
+    expect({ args, flags }).toEqual({ args, flags: await commanderRunFlags(args) });
+  }
+  for (const args of toCommander) expect({ args, flags: parseRunFlags(args) }).toEqual({ args });
+  // and `run --workspace -w`: commander's own reading stands (whatever it is)
+  expect(await commanderRunFlags(["run", "--workspace", "-w"])).toBeDefined();
 });
