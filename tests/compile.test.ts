@@ -47,6 +47,8 @@ Deno.test("compile --dry-run: one deno compile per release target, archives name
   for (const l of compiles) {
     expect(l).toContain(" --include=lib/fs/grep_worker.ts ");
     expect(l).toContain(" --allow-write ");
+    // no code cache file in the shared temp directory (tools/compile.ts says why)
+    expect(l).toContain(" --no-code-cache ");
     expect(l).toMatch(
       / --output=\/tmp\/fdr-dist\/flashduty-runner_\w+\/flashduty-runner main\.ts$/,
     );

@@ -101,6 +101,12 @@ export function plan(opts: PlanOptions): Plan {
       cmd: [
         Deno.execPath(),
         "compile",
+        // Deno 2.9's compiled binaries keep their V8 code cache in one file in the temp
+        // directory (`$TMPDIR/deno-compile-<name>.cache`), read at every start without a
+        // check of who wrote it: on a shared /tmp any local user could plant compiled code
+        // the runner would run with its token (denoland/deno#36143 moves it; still open).
+        // No code cache: slower starts, nothing loaded from a place others can write.
+        "--no-code-cache",
         ...compileFlags(os),
         ...INCLUDES.map((i) => `--include=${i}`),
         ...(opts.host ? [] : [`--target=${t.target}`]),

@@ -21,9 +21,8 @@
  * warmer. `deno clean` removes the marker with the cache.
  *
  * Only for a runner started from local files with `deno run`: a compiled
- * binary keeps its own code cache (a file in the temp directory, written by
- * its first run), and a runner started from a URL loads modules this
- * process cannot list.
+ * binary has no code cache (built with `--no-code-cache`, see codeCachePath),
+ * and a runner started from a URL loads modules this process cannot list.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,17 +51,15 @@ export function denoDir(env: (name: string) => string | undefined = readEnv): st
 }
 
 /**
- * Where this runner's code cache lives: DENO_DIR under `deno run`; for a
- * compiled binary, Deno's one cache file in the temp directory (TMPDIR, else
- * /tmp), named for the executable.
+ * Where this runner's code cache lives: DENO_DIR under `deno run`; none for a
+ * compiled binary, built with `--no-code-cache` (tools/compile.ts: Deno would
+ * keep it in the shared temp directory, where another user could plant it).
  */
 export function codeCachePath(
   standalone: boolean,
   env: (name: string) => string | undefined = readEnv,
 ): string | undefined {
-  if (!standalone) return denoDir(env);
-  const exe = Deno.execPath().split("/").pop();
-  return join(env("TMPDIR") || "/tmp", `deno-compile-${exe}.cache`);
+  return standalone ? undefined : denoDir(env);
 }
 
 /**
