@@ -73,7 +73,7 @@ const RUN_OPTIONS: readonly { flag: string; value: string; help: string }[] = [
   {
     flag: "--transport",
     value: "<name>",
-    help: `WebSocket client: ws or native (env ${ENV.transport})`,
+    help: `WebSocket client: tcp, ws or native (env ${ENV.transport})`,
   },
   {
     flag: "--audit-log",
@@ -207,7 +207,7 @@ export async function buildCli(
     .option("--token-file <file>", "read the worknode token from this file's first line")
     .option("--url <url>", `platform WebSocket URL (env ${ENV.url})`)
     .option("--workspace <dir>", `workspace root (env ${ENV.workspace})`)
-    .option("--transport <name>", `WebSocket client: ws or native (env ${ENV.transport})`)
+    .option("--transport <name>", `WebSocket client: tcp, ws or native (env ${ENV.transport})`)
     .option("--audit-log <file>", `the audit log to check (env ${ENV.auditLog}; config audit_log)`)
     .action(async (flags: RunFlags) => {
       const config = await readConfig(flags.config);

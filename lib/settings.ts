@@ -26,8 +26,8 @@ export const ENV = {
  * them). Listed here, not there, so that resolving the settings (the
  * supervisor does) loads no transport code.
  */
-export type TransportName = "ws" | "native";
-export const TRANSPORTS: readonly TransportName[] = ["ws", "native"];
+export type TransportName = "tcp" | "ws" | "native";
+export const TRANSPORTS: readonly TransportName[] = ["tcp", "ws", "native"];
 
 export interface RunFlags {
   token?: string;
@@ -125,10 +125,10 @@ export function resolveSettings(
       `--max-concurrent-tasks must be a positive integer, got ${JSON.stringify(max)}`,
     );
   }
-  const transport = pick(flags.transport, ENV.transport) ?? "ws";
+  const transport = pick(flags.transport, ENV.transport) ?? "tcp";
   if (!(TRANSPORTS as readonly string[]).includes(transport)) {
     throw new UsageError(
-      `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(" or ")})`,
+      `unknown transport ${JSON.stringify(transport)} (use ${TRANSPORTS.join(", ")})`,
     );
   }
   const maxFrame = Number(env(ENV.maxFrameBytes) || DEFAULT_MAX_FRAME_BYTES);

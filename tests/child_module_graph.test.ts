@@ -95,7 +95,22 @@ Deno.test("the supervisor's start-up modules hold no transport and no workspace 
   expect(loaded).toContain("lib/sandbox/supervisor.ts");
   expect(
     loaded.filter((s) =>
-      /^lib\/wire\/(transport|large_frames)\.ts$|^lib\/fs\/workspace\.ts$|^node:(vm|v8|fs)$/.test(s)
+      /^lib\/wire\/(transport|large_frames|ws_client\w*)\.ts$|^lib\/fs\/workspace\.ts$|^node:(vm|v8|fs)$/
+        .test(s)
+    ),
+  ).toEqual([]);
+});
+
+Deno.test("the default transport's modules hold no npm:ws, no proxy agent, no Node network stack", async () => {
+  // npm:ws and npm:https-proxy-agent load on the first dial of --transport ws only
+  // (dynamic imports in lib/wire/transport.ts and proxy.ts): ~8 MB of RSS (docs/benchmarks.md).
+  const loaded = await staticGraph("lib/wire/platform_dial.ts");
+  expect(loaded).toContain("lib/wire/ws_client.ts");
+  expect(
+    loaded.filter((s) =>
+      /^npm:(ws|https-proxy-agent)@|^lib\/deps\/(ws|proxy_agent)\.ts$|^node:(net|tls|https?)$/.test(
+        s,
+      )
     ),
   ).toEqual([]);
   // commander (and the node:fs it imports) only when `run`'s parser leaves a command line to it

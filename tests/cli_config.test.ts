@@ -82,7 +82,7 @@ Deno.test("settings: flags win over env, env over the config file", () => {
     "ws://flag/ws",
     "info",
     16,
-    "ws",
+    "tcp",
   ]);
   expect(resolveSettings({}, () => undefined, config).token).toBe("from-file");
   expect(() => resolveSettings({}, () => undefined, parseConfig(""))).toThrow(/missing token/);

@@ -120,7 +120,7 @@ Deno.test("without a welcome the runner warns after 5 s and still heartbeats wit
   }
 });
 
-Deno.test("wss://: both transports connect over TLS and verify the server certificate", async () => {
+Deno.test("wss://: every transport connects over TLS and verify the server certificate", async () => {
   const dir = new URL("./fixtures/tls/", import.meta.url);
   const tls = {
     cert: await Deno.readTextFile(new URL("server.pem", dir)),
@@ -130,7 +130,7 @@ Deno.test("wss://: both transports connect over TLS and verify the server certif
   const sim = await PlatformSimulator.start({ tls });
   expect(sim.url).toMatch(/^wss:\/\//);
   try {
-    for (const transport of ["ws", "native"]) {
+    for (const transport of ["tcp", "ws", "native"]) {
       const from = sim.received.length;
       const runner = await startRunner({
         url: sim.url,

@@ -9,7 +9,9 @@ import { expect } from "./deps.ts";
 import { PlatformSimulator } from "./support/platform.ts";
 import { startRunner } from "./support/runner.ts";
 import { ConnectProxy } from "./support/connect_proxy.ts";
-import { proxyFor, withoutCredentials } from "../lib/wire/proxy.ts";
+import { checkTunnelProxy, ProxyError, proxyFor, withoutCredentials } from "../lib/wire/proxy.ts";
+import { DialError } from "../lib/wire/transport.ts";
+import { dialTcp } from "../lib/wire/ws_client.ts";
 
 const TLS_DIR = new URL("./fixtures/tls/", import.meta.url);
 const CA = fileURLToPath(new URL("ca.pem", TLS_DIR));
@@ -41,36 +43,39 @@ async function withSimulatorAndProxy(
   }
 }
 
-Deno.test("proxy: HTTPS_PROXY tunnels the wss:// connection with CONNECT; credentials never logged", async () => {
-  await withSimulatorAndProxy(async (sim, proxy) => {
-    const runner = await startRunner({
-      url: sim.url,
-      token: sim.token,
-      env: {
-        DENO_CERT: CA,
-        ...NO_PROXY_VARS,
-        HTTPS_PROXY: proxy.url("ops:pr0xy-s3cret"),
-        https_proxy: "",
-        ALL_PROXY: "",
-        all_proxy: "",
-      },
+for (const transport of ["tcp", "ws"]) {
+  Deno.test(`proxy (${transport}): HTTPS_PROXY tunnels the wss:// connection with CONNECT; credentials never logged`, async () => {
+    await withSimulatorAndProxy(async (sim, proxy) => {
+      const runner = await startRunner({
+        url: sim.url,
+        token: sim.token,
+        args: ["--transport", transport],
+        env: {
+          DENO_CERT: CA,
+          ...NO_PROXY_VARS,
+          HTTPS_PROXY: proxy.url("ops:pr0xy-s3cret"),
+          https_proxy: "",
+          ALL_PROXY: "",
+          all_proxy: "",
+        },
+      });
+      try {
+        await sim.waitFor((e) => e.type === "heartbeat", 60_000, "a heartbeat through the proxy");
+        expect(proxy.connects).toEqual([{
+          target: `127.0.0.1:${sim.port}`,
+          authorization: `Basic ${btoa("ops:pr0xy-s3cret")}`,
+        }]);
+        // tasks flow through the tunnel too
+        expect((await sim.request("bash", { command: "echo hi" })).success).toBe(false);
+        expect(runner.logs()).toContain(`through the proxy http://127.0.0.1:${proxy.port}`);
+        expect(runner.logs()).not.toContain("pr0xy-s3cret");
+        expect(runner.logs()).not.toContain(btoa("ops:pr0xy-s3cret"));
+      } finally {
+        expect(await runner.stop()).toBe(0);
+      }
     });
-    try {
-      await sim.waitFor((e) => e.type === "heartbeat", 60_000, "a heartbeat through the proxy");
-      expect(proxy.connects).toEqual([{
-        target: `127.0.0.1:${sim.port}`,
-        authorization: `Basic ${btoa("ops:pr0xy-s3cret")}`,
-      }]);
-      // tasks flow through the tunnel too
-      expect((await sim.request("bash", { command: "echo hi" })).success).toBe(false);
-      expect(runner.logs()).toContain(`through the proxy http://127.0.0.1:${proxy.port}`);
-      expect(runner.logs()).not.toContain("pr0xy-s3cret");
-      expect(runner.logs()).not.toContain(btoa("ops:pr0xy-s3cret"));
-    } finally {
-      expect(await runner.stop()).toBe(0);
-    }
   });
-});
+}
 
 Deno.test("proxy: NO_PROXY covering the host connects directly; lower-case all_proxy is honoured", async () => {
   await withSimulatorAndProxy(async (sim, proxy) => {
@@ -144,4 +149,34 @@ Deno.test("proxy: lookup maps wss to https and ws to http; logged form has no cr
       else Deno.env.set(k, v);
     }
   }
+});
+
+Deno.test("proxy (tcp): a refused CONNECT fails the dial; an https:// proxy is refused at start", async () => {
+  // A proxy that wants other credentials: the dial fails with its status, nothing is tunnelled.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(4096));
+    await conn.write(
+      new TextEncoder().encode("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"),
+    );
+    conn.close();
+  })();
+  try {
+    const proxy = new URL(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);
+    const err = await dialTcp("wss://platform.example/ws", {
+      onMessage: () => {},
+      onClose: () => {},
+    }, { headers: {}, timeoutMs: 10_000, maxPayload: 1024, proxy }).catch((e) => e);
+    expect(err).toBeInstanceOf(DialError);
+    expect((err as DialError).message).toBe("proxy answered HTTP 407 to CONNECT");
+  } finally {
+    await served;
+    listener.close();
+  }
+  // TLS to the proxy and TLS inside the tunnel would need TLS over TLS: said before any dial.
+  expect(() => checkTunnelProxy(new URL("https://proxy.corp:3128"))).toThrow(
+    /unsupported proxy scheme https: .* for the tcp transport: use an http:\/\/ proxy/,
+  );
+  expect(() => checkTunnelProxy(new URL("socks5://proxy.corp:1080"))).toThrow(ProxyError);
 });

@@ -1,12 +1,13 @@
 import { logger } from "../log.ts";
 import { type RunSettings, UsageError } from "../settings.ts";
 import { type Dialer, dialer } from "./transport.ts";
-import { proxyAgent, ProxyError, proxyFor, withoutCredentials } from "./proxy.ts";
+import { checkTunnelProxy, proxyAgent, ProxyError, proxyFor, withoutCredentials } from "./proxy.ts";
 
 /**
  * The transport's dialer, through the proxy the environment names for the
- * platform URL (npm:ws gets a CONNECT agent; Deno's native WebSocket reads
- * the same variables itself). The proxy is logged without credentials.
+ * platform URL (the tcp transport opens the CONNECT tunnel itself; npm:ws
+ * gets a CONNECT agent; Deno's native WebSocket reads the same variables
+ * itself). The proxy is logged without credentials.
  */
 export async function platformDialer(settings: RunSettings): Promise<Dialer> {
   const dial = dialer(settings.transport);
@@ -15,6 +16,7 @@ export async function platformDialer(settings: RunSettings): Promise<Dialer> {
   try {
     proxy = proxyFor(settings.url);
     if (proxy && settings.transport === "ws") agent = await proxyAgent(proxy);
+    if (proxy && settings.transport === "tcp") checkTunnelProxy(proxy);
   } catch (err) {
     if (err instanceof ProxyError) throw new UsageError(err.message);
     throw err;
@@ -23,5 +25,10 @@ export async function platformDialer(settings: RunSettings): Promise<Dialer> {
   logger("connection").info("connecting to the platform through the proxy {proxy}", {
     proxy: withoutCredentials(proxy),
   });
-  return agent ? (url, handlers, opts) => dial(url, handlers, { ...opts, agent }) : dial;
+  if (agent) return (url, handlers, opts) => dial(url, handlers, { ...opts, agent });
+  if (settings.transport === "tcp") {
+    const via = proxy;
+    return (url, handlers, opts) => dial(url, handlers, { ...opts, proxy: via });
+  }
+  return dial;
 }

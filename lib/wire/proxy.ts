@@ -2,8 +2,10 @@
  * The platform connection through an HTTP proxy, as the Go runner and most
  * tools do it: HTTPS_PROXY (for wss://), HTTP_PROXY (for ws://), ALL_PROXY,
  * NO_PROXY, upper or lower case (npm:proxy-from-env reads them), and a
- * CONNECT tunnel (npm:https-proxy-agent) that npm:ws dials through. Deno's
- * native WebSocket (`--transport native`) reads the same variables itself.
+ * CONNECT tunnel: the default transport opens it itself
+ * (lib/wire/ws_client_handshake.ts); npm:ws (`--transport ws`) dials
+ * through npm:https-proxy-agent. Deno's native WebSocket
+ * (`--transport native`) reads the same variables itself.
  *
  * A proxy URL may hold credentials (http://user:pass@proxy:3128): they go
  * to the proxy in Proxy-Authorization and are never logged.
@@ -60,6 +62,20 @@ export function withoutCredentials(proxy: string | URL): string {
 export function proxyHostPort(proxy: URL): string {
   const port = proxy.port || (proxy.protocol === "https:" ? "443" : "80");
   return `${proxy.hostname}:${port}`;
+}
+
+/**
+ * The tcp transport tunnels through http:// proxies only: CONNECT inside a
+ * TLS connection to the proxy would need TLS over TLS, which Deno's
+ * startTls does not do. Refused at start rather than at every dial.
+ */
+export function checkTunnelProxy(proxy: URL): void {
+  if (proxy.protocol !== "http:") {
+    throw new ProxyError(
+      `unsupported proxy scheme ${proxy.protocol} (${withoutCredentials(proxy)}) for the tcp ` +
+        "transport: use an http:// proxy that supports CONNECT, or --transport ws",
+    );
+  }
 }
 
 /** An http.Agent that tunnels through `proxy` with CONNECT (for npm:ws's `agent` option). */

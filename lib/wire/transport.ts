@@ -1,16 +1,22 @@
 /**
  * The WebSocket client, behind one small interface so it can be swapped.
  *
- * Default: npm:ws running in Deno. Measured (`deno task bench:transport`): Deno's
- * native WebSocket client leaves Nagle's algorithm on and writes a frame's
- * header and payload in separate writes, so a 1.4–64 KB message (most task
- * results) waits ~40 ms for the peer's delayed ACK; npm:ws sets TCP_NODELAY
- * and does the same round trip in well under a millisecond. The native
- * client stays selectable (`--transport native`) so we can switch back when
- * the bench shows it no longer stalls.
+ * Default (`--transport tcp`): the runner's own RFC 6455 client on Deno's
+ * TCP/TLS (lib/wire/ws_client.ts). Measured (`deno task bench`, idle RSS of
+ * the runner child): npm:ws brings Node's net/tls/http compat layers with
+ * it, ~4 MB more than the own client at idle; the own client also opens and
+ * frames with TCP_NODELAY and one write per frame (bench:transport).
+ *
+ * npm:ws stays selectable (`--transport ws`): it was the default and is
+ * the reference the own client was measured against. Deno's native
+ * WebSocket (`--transport native`) leaves Nagle's algorithm on and writes
+ * a frame's header and payload in separate writes, so a 1.4–64 KB message
+ * (most task results) waits ~40 ms for the peer's delayed ACK; kept so we
+ * can switch when the bench shows it no longer stalls.
  */
 import { beforeLargeText, InboundQueue } from "./large_frames.ts";
 import type { TransportName } from "../settings.ts";
+import { dialTcp } from "./ws_client.ts";
 
 export interface Socket {
   /** resolves once the frame is handed to the OS; rejects when the socket is no longer open */
@@ -45,6 +51,8 @@ export interface DialOptions {
   maxPayload: number;
   /** an http.Agent to dial through (the CONNECT proxy of lib/wire/proxy.ts); npm:ws only */
   agent?: unknown;
+  /** the CONNECT proxy to tunnel through (lib/wire/proxy.ts); the tcp transport only */
+  proxy?: URL;
 }
 
 export type DialErrorKind = "auth" | "network";
@@ -60,7 +68,7 @@ export class DialError extends Error {
 export type Dialer = (url: string, handlers: SocketHandlers, opts: DialOptions) => Promise<Socket>;
 
 export function dialer(name: TransportName): Dialer {
-  return name === "native" ? dialNative : dialWs;
+  return name === "native" ? dialNative : name === "ws" ? dialWs : dialTcp;
 }
 
 function statusError(status: number, detail: string): DialError {
