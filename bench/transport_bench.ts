@@ -1,6 +1,6 @@
 /**
  * Transport benchmark (`deno task bench:transport`): the round trip of one runner
- * message through each WebSocket client of lib/transport.ts, against a
+ * message through each WebSocket client of lib/wire/transport.ts, against a
  * server with TCP_NODELAY really set (bench/ack_server.ts), next to a raw
  * TCP baseline doing the same byte exchange, over ws:// and wss://.
  *
@@ -16,6 +16,7 @@
  */
 import { join } from "node:path";
 import { type Dialer, dialNative, dialWs } from "../lib/wire/transport.ts";
+import { dialTcp } from "../lib/wire/ws_client.ts";
 import { ackText, spawnAckServer } from "./ack_server.ts";
 import { makeTestPki } from "../tests/support/tls.ts";
 
@@ -25,10 +26,11 @@ const WARMUP = 5;
 const NODELAY_SUSPECT_MS = 10;
 
 type Scheme = "ws" | "wss";
-type ClientName = "raw" | "ws" | "native";
+type ClientName = "raw" | "tcp" | "ws" | "native";
 
 const CLIENT_LABEL: Record<ClientName, string> = {
   raw: "raw TCP (baseline)",
+  tcp: "own client (dialTcp)",
   ws: "npm:ws (dialWs)",
   native: "native (dialNative)",
 };
@@ -326,6 +328,7 @@ async function runScheme(
   try {
     const clients: Record<ClientName, () => Promise<BenchClient>> = {
       raw: () => rawClient(server.url, caCerts),
+      tcp: () => dialClient(dialTcp, server.url),
       ws: () => dialClient(dialWs, server.url),
       native: () => dialClient(dialNative, server.url),
     };
@@ -406,7 +409,7 @@ function report(results: SchemeResult[], iterations: number, notes: string[]): s
   const header = [
     "scheme",
     "size",
-    ...(["raw", "ws", "native"] as ClientName[]).map((c) => CLIENT_LABEL[c]),
+    ...(["raw", "tcp", "ws", "native"] as ClientName[]).map((c) => CLIENT_LABEL[c]),
   ];
   const table: string[][] = [header];
   for (const { rows } of results) {
@@ -419,7 +422,7 @@ function report(results: SchemeResult[], iterations: number, notes: string[]): s
       table.push([
         scheme,
         sizeLabel(Number(size)),
-        ...(["raw", "ws", "native"] as ClientName[]).map((c) => {
+        ...(["raw", "tcp", "ws", "native"] as ClientName[]).map((c) => {
           const s = of(c).stats;
           const ratio = c === "raw" ? "" : ` (${(s.median / raw).toFixed(1)}x)`;
           return `${ms(s.median)} / ${ms(s.p90)}${ratio}`;
