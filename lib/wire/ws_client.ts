@@ -63,10 +63,10 @@ class ClientSocket implements Socket {
   ) {
     this.inbound = new InboundQueue((text) => handlers.onMessage(text));
     this.parser = new FrameParser(maxPayload, {
+      // A large message's fragments are garbage by now: collected before its text exists.
+      beforeText: (bytes) => beforeLargeText(bytes),
       text: (text, bytes) => {
-        if (this.state === "closed") return;
-        beforeLargeText(bytes);
-        this.inbound.push(text, bytes);
+        if (this.state !== "closed") this.inbound.push(text, bytes);
       },
       binary: () => {}, // the protocol is JSON text frames only
       ping: (payload) => {

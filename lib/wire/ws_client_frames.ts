@@ -37,6 +37,8 @@ export class FrameError extends Error {
 }
 
 export interface FrameSink {
+  /** a whole text message of `bytes` is about to be decoded (a last chance to collect garbage) */
+  beforeText?(bytes: number): void;
   /** a whole text message, UTF-8 checked; `bytes` is its encoded size */
   text(text: string, bytes: number): void;
   /** a whole binary message: the protocol has none, so only its size is told */
@@ -228,8 +230,9 @@ export class FrameParser {
   }
 
   private message(opcode: number, payload: Uint8Array): void {
-    if (opcode === OP_TEXT) this.sink.text(decodeText(payload), payload.length);
-    else this.sink.binary(payload.length);
+    if (opcode !== OP_TEXT) return this.sink.binary(payload.length);
+    this.sink.beforeText?.(payload.length);
+    this.sink.text(decodeText(payload), payload.length);
   }
 
   private closeFrame(payload: Uint8Array): void {
