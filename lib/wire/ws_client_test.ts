@@ -232,3 +232,12 @@ Deno.test("FrameParser: an empty close reports 1005 (no status)", () => {
   parser.push(serverFrame(8, new Uint8Array(0)));
   expect(got).toEqual([`close:${CLOSE_NO_STATUS}:`]);
 });
+
+Deno.test("FrameParser: a real U+FFFD is text; a lone continuation byte or a surrogate is not", () => {
+  const { got, parser } = collector();
+  parser.push(serverFrame(1, "a\uFFFDb"));
+  expect(got).toEqual(["text:a\uFFFDb"]);
+  expect(refused(serverFrame(1, new Uint8Array([0x61, 0x80]))).code).toBe(CLOSE_INVALID_DATA);
+  expect(refused(serverFrame(1, new Uint8Array([0xed, 0xa0, 0x80]))).code).toBe(CLOSE_INVALID_DATA);
+  expect(refused(serverFrame(1, new Uint8Array([0xf0, 0x9f]))).code).toBe(CLOSE_INVALID_DATA);
+});
