@@ -2,10 +2,11 @@
  * The WebSocket client, behind one small interface so it can be swapped.
  *
  * Default (`--transport tcp`): the runner's own RFC 6455 client on Deno's
- * TCP/TLS (lib/wire/ws_client.ts). Measured (`deno task bench`, idle RSS of
- * the runner child): npm:ws brings Node's net/tls/http compat layers with
- * it, ~4 MB more than the own client at idle; the own client also opens and
- * frames with TCP_NODELAY and one write per frame (bench:transport).
+ * TCP/TLS (lib/wire/ws_client.ts). Measured against npm:ws in the same
+ * session (docs/benchmarks.md): 2-5 MB less idle RSS in the runner child
+ * (npm:ws brings Node's net/tls/http compat layers), 15-20% less CPU a
+ * `read` task, a 129 MiB frame peaking at 2.0x its size instead of 3.0x;
+ * TCP_NODELAY and one write per frame (bench:transport).
  *
  * npm:ws stays selectable (`--transport ws`): it was the default and is
  * the reference the own client was measured against. Deno's native
