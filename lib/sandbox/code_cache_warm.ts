@@ -8,9 +8,9 @@
  *
  * Usage: deno run --allow-write=MARKER code_cache_warm.ts MARKER < KEY
  */
+// Its static graph holds the runner and the default transport (lib/wire/ws_client.ts); npm:ws
+// (`--transport ws`) loads on its first dial and stays uncached, as the lazily loaded operations do.
 import "./child.ts";
-// The child imports these on its first dial (lib/wire/transport.ts).
-import "../deps/ws.ts";
 
 const [marker] = Deno.args;
 const key = await new Response(Deno.stdin.readable).text();
