@@ -14,7 +14,7 @@ import { spawn as nodeSpawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { descendants, killAll, type ProcessId } from "../proc/process_tree.ts";
-import { sendSignal } from "../proc/signal.ts";
+import { signalIfThere } from "../proc/signal.ts";
 import { type MergedPipe, mergedPipe } from "../proc/spawn_merged.ts";
 import { type Child, nativeSpawnAvailable, spawnNative, type Stdio } from "../proc/spawn_native.ts";
 
@@ -135,9 +135,9 @@ function stdio(mode: Deno.CommandOptions["stdin"]): Stdio {
 
 function signal(pid: number, sig: Deno.Signal): void {
   try {
-    sendSignal(pid, sig);
+    signalIfThere(pid, sig); // false: already gone (a finished command's empty group, mostly)
   } catch {
-    // already gone
+    // not ours to signal
   }
 }
 

@@ -49,3 +49,18 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "signalIfThere: true when sent, false (not an error) when the group is already gone",
+  ignore: Deno.build.os !== "linux" || !libcPath(),
+  async fn() {
+    const { signalIfThere } = await import("./signal.ts");
+    const child = new Deno.Command("sleep", { args: ["30"], detached: true, stdin: "null" })
+      .spawn();
+    expect(signalIfThere(-child.pid, "SIGKILL")).toBe(true);
+    await child.status;
+    // the reaped leader's group is empty: what ProcessTree.reap meets after every command
+    expect(signalIfThere(-child.pid, "SIGKILL")).toBe(false);
+    expect(signalIfThere(child.pid, "SIGTERM")).toBe(false);
+  },
+});

@@ -119,11 +119,8 @@ async function scanProc(
     for (let at = 0; at < pids.length; at += batch) {
       const open: { pid: number; fd: number }[] = [];
       for (const name of pids.slice(at, at + batch)) {
-        try {
-          open.push({ pid: Number(name), fd: sys.openat(proc, `${name}/environ`, OPEN_FLAGS) });
-        } catch {
-          continue; // gone, or not ours to read
-        }
+        const fd = sys.openatOrFail(proc, `${name}/environ`, OPEN_FLAGS);
+        if (fd >= 0) open.push({ pid: Number(name), fd }); // else gone, or not ours to read
       }
       const found = await Promise.all(open.map(async ({ pid, fd }) => {
         try {
