@@ -104,11 +104,15 @@ async function scanProc(
   only: PidArc | undefined,
 ): Promise<number[]> {
   const want = new TextEncoder().encode(`${needle}\0`);
-  const proc = sys.openat(-100, "/proc", O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  // A short arc is opened pid by pid, below a /proc descriptor kept for the
+  // runner's life (a pid there may be a thread's: its environ is its
+  // process's, and a kill of it reaches the process). Otherwise /proc is
+  // listed, through a descriptor of its own (a listing reads from where the
+  // last one ended).
+  const listed = !only?.pids;
+  const proc = listed ? sys.openat(-100, "/proc", PROC_FLAGS) : keptProc(sys);
   const out: number[] = [];
   try {
-    // A short arc is opened pid by pid (a pid there may be a thread's: its
-    // environ is its process's, and a kill of it reaches the process).
     const pids = only?.pids
       ? only.pids.filter((pid) => pid !== Deno.pid).map(String)
       : sys.readdir(proc).map((e) => e.name)
@@ -134,9 +138,17 @@ async function scanProc(
       for (const pid of found) if (pid !== undefined) out.push(pid);
     }
   } finally {
-    sys.close(proc);
+    if (listed) sys.close(proc);
   }
   return out;
+}
+
+const PROC_FLAGS = O.RDONLY | O.DIRECTORY | O.CLOEXEC;
+let procFd: number | undefined;
+
+/** /proc, opened once (a path walk an open): what the pid-by-pid reads open below. */
+function keptProc(sys: Sys): number {
+  return procFd ??= sys.openat(-100, "/proc", PROC_FLAGS);
 }
 
 const OPEN_FLAGS = O.RDONLY | O.CLOEXEC;
