@@ -82,6 +82,44 @@ Deno.test("read: one read is capped at 16 MiB with a hint to page with offset/li
   expect(Uint8Array.fromBase64(r.content as string).length).toBe(1024 * 1024);
 });
 
+Deno.test("read: small reads (through the reused buffer) and large ones (off the thread) give the bytes exactly, however they interleave", async () => {
+  await using t = await tempWorkspace();
+  // around the 64 KiB line between the two ways, each file with bytes of its own
+  const sizes = [0, 1, 1024, 65535, 65536, 65537, 200_000];
+  const files: Record<string, Uint8Array> = {};
+  sizes.forEach((n, i) => {
+    files[`f${n}.bin`] = Uint8Array.from(
+      { length: n },
+      (_, j) => (j * 31 + i * 7 + (j >> 8)) & 0xff,
+    );
+  });
+  // paths long and short, deep and multi-byte, one after another: the C string of one
+  // call must never carry a tail of the one before
+  files["a/deep/directory/with/a/rather/long/name/inside.txt"] = new TextEncoder().encode("deep");
+  files["b"] = new TextEncoder().encode("short");
+  files["é/ü名.txt"] = new TextEncoder().encode("multi-byte");
+  await plant(t.ws.root, files);
+  const names = Object.keys(files);
+  const reads = Array.from({ length: 6 }, () => names).flat().map(async (name) => {
+    const r = await t.run(read, { path: name });
+    expect({ name, size: r.total_size }).toEqual({ name, size: files[name].length });
+    expect({ name, same: Uint8Array.fromBase64(r.content as string) }).toEqual({
+      name,
+      same: files[name],
+    });
+  });
+  await Promise.all(reads);
+  // a window across the line, from a big file and a small one in turn
+  for (
+    const [name, offset, limit] of [["f200000.bin", 65_000, 1_000], ["f1024.bin", 10, 20]] as const
+  ) {
+    const r = await t.run(read, { path: name, offset, limit });
+    expect(Uint8Array.fromBase64(r.content as string)).toEqual(
+      files[name].subarray(offset, offset + limit),
+    );
+  }
+});
+
 Deno.test("read: a symlink inside the workspace is read through; the link's name is kept", async () => {
   await using t = await tempWorkspace();
   await plant(t.ws.root, { "real.txt": "via link" });

@@ -31,6 +31,7 @@ import {
   linuxSys,
   O,
   RESOLVE,
+  SCRATCH_BYTES,
   type Stat,
   type Sys,
   SysError,
@@ -52,7 +53,7 @@ const O_PATH = 0o10000000;
 const DIR_FLAGS = O.RDONLY | O.DIRECTORY | O.CLOEXEC;
 const TEMP_PREFIX = ".flashduty-write-";
 /** Reads up to this size run on the calling thread (measured: bench/fs_bench.ts). */
-const SYNC_READ_BYTES = 64 * 1024;
+const SYNC_READ_BYTES = SCRATCH_BYTES;
 
 /**
  * openat2 failures the lstat chain looks at again: EXDEV and ELOOP (an
@@ -230,25 +231,7 @@ export class Beneath implements WorkspaceFs {
   }
 
   #handle(fd: number, size: number): FileHandle {
-    const sys = this.sys;
-    let closed = false;
-    // A small read costs less than the hop to another thread; a big one may
-    // wait on the disk, and goes off the event loop.
-    const read = (position: number, length: number) =>
-      length <= SYNC_READ_BYTES
-        ? Promise.resolve(sys.preadSync(fd, position, length))
-        : sys.pread(fd, position, length);
-    return {
-      size,
-      read,
-      readable: () => chunkStream(read),
-      write: (data) => sys.writeAll(fd, data),
-      close() {
-        if (closed) return;
-        closed = true;
-        sys.close(fd);
-      },
-    };
+    return new FdFile(this.sys, fd, size);
   }
 
   /** Synchronous open-and-read for a thread that may block (the grep worker). */
@@ -438,6 +421,51 @@ export class Beneath implements WorkspaceFs {
       },
       discard: () => release(true),
     };
+  }
+}
+
+/**
+ * An open regular file's descriptor. A class (its methods shared, not a set
+ * of closures per file): a read task opens one.
+ */
+class FdFile implements FileHandle {
+  #closed = false;
+
+  constructor(private readonly sys: Sys, private readonly fd: number, readonly size: number) {}
+
+  // A small read costs less than the hop to another thread; a big one may
+  // wait on the disk, and goes off the event loop.
+  read(position: number, length: number): Promise<Uint8Array> {
+    if (length > SYNC_READ_BYTES) return this.sys.pread(this.fd, position, length);
+    try {
+      return Promise.resolve(this.sys.preadSync(this.fd, position, length));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // A small read is used where it lies, in the thread's reused buffer: no copy is made.
+  readWith<T>(position: number, length: number, use: (bytes: Uint8Array) => T): Promise<T> {
+    if (length > SYNC_READ_BYTES) return this.sys.pread(this.fd, position, length).then(use);
+    try {
+      return Promise.resolve(use(this.sys.preadScratch(this.fd, position, length)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  readable(): ReadableStream<Uint8Array> {
+    return chunkStream((position, length) => this.read(position, length));
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    return this.sys.writeAll(this.fd, data);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.sys.close(this.fd);
   }
 }
 

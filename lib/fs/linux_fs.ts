@@ -74,6 +74,9 @@ const S_IFLNK = 0o120000;
 /** STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_INO | STATX_SIZE */
 const STATX_WANT = 0x1 | 0x2 | 0x4 | 0x100 | 0x200;
 
+/** The most preadScratch reads at once. */
+export const SCRATCH_BYTES = 64 * 1024;
+
 const SYMBOLS = {
   openat2: {
     name: "syscall",
@@ -150,6 +153,20 @@ export function cstr(s: string): Uint8Array {
   return out.subarray(0, written + 1); // the byte after is the NUL (zero-filled)
 }
 
+/** room for a path of FIELD_LIMITS.path (4096) UTF-16 units at 3 UTF-8 bytes each, and the NUL */
+const C_PATH_BYTES = 4096 * 3 + 1;
+
+/**
+ * `s` as a NUL-terminated C string in `buf` (returned), or a new one when it
+ * does not fit: valid until the next use of `buf`.
+ */
+function cstrIn(buf: Uint8Array, s: string): Uint8Array {
+  if (s.length * 3 + 1 > buf.length) return cstr(s);
+  const { written } = encoder.encodeInto(s, buf);
+  buf[written] = 0;
+  return buf;
+}
+
 export type Kind = "file" | "dir" | "symlink" | "other";
 
 export interface Stat {
@@ -176,12 +193,23 @@ export class Sys {
   readonly #howBytes = new Uint8Array(this.#how.buffer);
   /** PATH_MAX, what realpath(3) may write */
   readonly #pathBuf = new Uint8Array(4096);
+  /**
+   * The C string of a synchronous call's path, reused: a fresh one a call
+   * is an allocation on every file task, and a small typed array the FFI
+   * layer is handed must first be moved off the V8 heap. Only for calls
+   * that return before the next one starts (never an async one).
+   */
+  readonly #cpath = new Uint8Array(C_PATH_BYTES);
+  /** the same for a call's second path (renameat) */
+  readonly #cpath2 = new Uint8Array(C_PATH_BYTES);
+  /** what preadScratch reads into: made on first use, reused after */
+  #scratch?: Uint8Array;
 
   constructor(readonly libc: FsLibc) {}
 
   /** openat2(dirfd, path, {flags, mode, resolve}); retried on EAGAIN (a concurrent rename). */
   openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
-    const p = cstr(path);
+    const p = cstrIn(this.#cpath, path);
     this.#how[0] = BigInt(flags);
     this.#how[1] = BigInt(mode);
     this.#how[2] = BigInt(resolve);
@@ -207,7 +235,7 @@ export class Sys {
    * error costs tens of microseconds.
    */
   openatOrFail(dirfd: number, path: string, flags: number, mode = 0): number {
-    return this.libc.symbols.openat(dirfd, cstr(path), flags, mode);
+    return this.libc.symbols.openat(dirfd, cstrIn(this.#cpath, path), flags, mode);
   }
 
   /** openat off the main thread (a /proc file of a busy process can be slow); -1 on failure. */
@@ -231,7 +259,15 @@ export class Sys {
    * searched along PATH), since a thrown error costs tens of microseconds.
    */
   statxOrUndefined(dirfd: number, path: string, flags: number): Stat | undefined {
-    if (this.libc.symbols.statx(dirfd, cstr(path), flags, STATX_WANT, this.#statBuf) !== 0) {
+    if (
+      this.libc.symbols.statx(
+        dirfd,
+        cstrIn(this.#cpath, path),
+        flags,
+        STATX_WANT,
+        this.#statBuf,
+      ) !== 0
+    ) {
       return undefined;
     }
     const v = this.#statView;
@@ -249,7 +285,7 @@ export class Sys {
   /** realpath(3), undefined where it fails (missing, not allowed, too long). */
   realpathOrUndefined(path: string): string | undefined {
     const out = this.#pathBuf;
-    if (this.libc.symbols.realpath(cstr(path), out) === null) return undefined;
+    if (this.libc.symbols.realpath(cstrIn(this.#cpath, path), out) === null) return undefined;
     return decoder.decode(out.subarray(0, out.indexOf(0)));
   }
 
@@ -282,19 +318,26 @@ export class Sys {
   }
 
   mkdirat(dirfd: number, name: string, mode: number): void {
-    if (this.libc.symbols.mkdirat(dirfd, cstr(name), mode) !== 0) {
+    if (this.libc.symbols.mkdirat(dirfd, cstrIn(this.#cpath, name), mode) !== 0) {
       throw new SysError(this.libc.errno(), "mkdirat");
     }
   }
 
   renameat(dirfd: number, from: string, to: string): void {
-    if (this.libc.symbols.renameat(dirfd, cstr(from), dirfd, cstr(to)) !== 0) {
+    if (
+      this.libc.symbols.renameat(
+        dirfd,
+        cstrIn(this.#cpath, from),
+        dirfd,
+        cstrIn(this.#cpath2, to),
+      ) !== 0
+    ) {
       throw new SysError(this.libc.errno(), "renameat");
     }
   }
 
   unlinkat(dirfd: number, name: string, flags = 0): void {
-    if (this.libc.symbols.unlinkat(dirfd, cstr(name), flags) !== 0) {
+    if (this.libc.symbols.unlinkat(dirfd, cstrIn(this.#cpath, name), flags) !== 0) {
       throw new SysError(this.libc.errno(), "unlinkat");
     }
   }
@@ -316,14 +359,30 @@ export class Sys {
 
   /** Up to `length` bytes at `position` (fewer only at end of file), on this thread. */
   preadSync(fd: number, position: number, length: number): Uint8Array {
-    const buf = new Uint8Array(length);
+    return this.#preadFill(new Uint8Array(length), fd, position, length);
+  }
+
+  /**
+   * preadSync into a buffer this Sys reuses (`length` at most SCRATCH_BYTES):
+   * the bytes are valid until the next call, for a caller that encodes them
+   * at once (a read result's base64). A new buffer a read costs an
+   * allocation outside the V8 heap and the collector's tracking of it.
+   */
+  preadScratch(fd: number, position: number, length: number): Uint8Array {
+    if (length > SCRATCH_BYTES) throw new RangeError(`preadScratch of ${length} bytes`);
+    return this.#preadFill(this.#scratch ??= new Uint8Array(SCRATCH_BYTES), fd, position, length);
+  }
+
+  #preadFill(buf: Uint8Array, fd: number, position: number, length: number): Uint8Array {
     let got = 0;
     while (got < length) {
-      const n = this.preadInto(fd, position + got, buf.subarray(got));
+      // the whole buffer when it is the read (no view made), else the part still to fill
+      const into = got === 0 && length === buf.length ? buf : buf.subarray(got, length);
+      const n = this.preadInto(fd, position + got, into);
       if (n === 0) break;
       got += n;
     }
-    return buf.subarray(0, got);
+    return got === buf.length ? buf : buf.subarray(0, got);
   }
 
   /** One pread into `into` (a caller's buffer, reused), on this thread: the bytes read, 0 at the end. */
@@ -346,7 +405,7 @@ export class Sys {
       const n = Number(
         await this.libc.symbols.preadAsync(
           fd,
-          buf.subarray(got),
+          got === 0 ? buf : buf.subarray(got),
           BigInt(length - got),
           BigInt(position + got),
         ),

@@ -42,6 +42,7 @@ export class PathFs implements WorkspaceFs {
       return {
         size,
         read,
+        readWith: (position, length, use) => read(position, length).then(use),
         readable: () => chunkStream(read),
         write: () => Promise.reject(new TaskError(`${display} is open for reading`)),
         close: () => void handle.close().catch(() => {}),
@@ -66,6 +67,7 @@ export class PathFs implements WorkspaceFs {
     return {
       size: 0,
       read: () => Promise.reject(new TaskError(`${display} is open for writing`)),
+      readWith: () => Promise.reject(new TaskError(`${display} is open for writing`)),
       readable: () => new ReadableStream({ start: (c) => c.close() }),
       async write(data) {
         for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));

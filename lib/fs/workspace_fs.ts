@@ -18,6 +18,13 @@ export interface FileHandle {
   readonly size: number;
   /** up to `length` bytes at `position` (fewer only at end of file) */
   read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * `use` of the bytes `read` would give, without keeping them: they may lie
+   * in a buffer reused by the next read, so `use` must not keep them (a read
+   * result encodes them to base64 at once). Cheaper than `read` for a small
+   * read: no buffer is allocated.
+   */
+  readWith<T>(position: number, length: number, use: (bytes: Uint8Array) => T): Promise<T>;
   /** its bytes from the start, in chunks (a redirect's stdin) */
   readable(): ReadableStream<Uint8Array>;
   write(data: Uint8Array): Promise<void>;

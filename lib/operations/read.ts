@@ -35,8 +35,9 @@ export const read: OperationHandler = async (rawArgs, ctx): Promise<ReadResult> 
           `of one read (total_size ${size}); use offset and limit to read it in parts`,
       );
     }
-    const bytes = await file.read(offset, want);
-    return { content: bytes.toBase64(), total_size: size };
+    // encoded where the bytes lie: a small read allocates no buffer for them
+    const content = await file.readWith(offset, want, (bytes) => bytes.toBase64());
+    return { content, total_size: size };
   } finally {
     file.close();
   }
