@@ -41,12 +41,26 @@ async function setup(maxConcurrent = 2) {
       order.push(`end:${name}`);
       return { name };
     },
-    echo: (args, ctx) => {
+    // waits until released without looking at its signal; then says what the signal says
+    late: async (args, ctx) => {
+      const name = (args as { name: string }).name;
+      order.push(`start:${name}`);
+      const gate = Promise.withResolvers<void>();
+      gates.set(name, gate);
+      await gate.promise;
+      order.push(`aborted:${ctx.signal.aborted}`);
+      return { name };
+    },
+    echo: async (args, ctx) => {
       executions++;
       ctx.output("stdout", "a");
-      ctx.output("stdout", "b");
-      ctx.output("stderr", "c");
-      return Promise.resolve({ args });
+      // passed on detached, as lib/bash/run.ts does: they must not need `ctx` as `this`
+      const { output, outputRoom, allowedBy } = ctx;
+      output("stdout", "b");
+      output("stderr", "c");
+      await outputRoom?.();
+      allowedBy?.(["echo *"]);
+      return { args };
     },
     fail: () => Promise.reject(new TaskError("it failed on purpose")),
     crash: () => Promise.reject(new RangeError("internal bug")),
@@ -171,6 +185,25 @@ Deno.test("task.cancel stops a running task and removes a queued one", async () 
     ["run", false, "task cancelled"],
   ]);
   expect(t.order).toEqual(["start:run"]);
+  await t.cleanup();
+});
+
+Deno.test("task.cancel reaches a task that had not looked at its signal yet (it is made on first use)", async () => {
+  const t = await setup(1);
+  t.task("late", "late", { name: "late" });
+  t.task("plain", "late", { name: "plain" });
+  await t.until(() => t.order.length === 1);
+  t.d.handle(inbound("task.cancel", { task_id: "late" }));
+  t.release("late");
+  await t.until(() => t.order.length === 3);
+  t.release("plain");
+  await t.until(() => t.results.length === 2);
+  expect(t.results.map((r) => [r.task_id, r.success, r.error])).toEqual([
+    ["late", false, "task cancelled"],
+    ["plain", true, undefined],
+  ]);
+  // the operation saw the cancel on its first look; the next task's signal is its own
+  expect(t.order).toEqual(["start:late", "aborted:true", "start:plain", "aborted:false"]);
   await t.cleanup();
 });
 

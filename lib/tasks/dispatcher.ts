@@ -87,7 +87,8 @@ interface Job {
   traceId: string;
   operation: string;
   args: unknown;
-  controller: AbortController;
+  /** made when the operation first reads its signal, or on a cancel (most tasks never need one) */
+  controller?: AbortController;
   /** source_instance_id of every request for this id still waiting for an answer */
   waiting: (string | undefined)[];
   state: "queued" | "running";
@@ -245,11 +246,10 @@ export class Dispatcher {
       traceId: req.traceId,
       operation: req.operation,
       args: req.args,
-      controller: new AbortController(),
       waiting: [req.sourceInstanceId],
       state: "queued",
       outputBytes: 0,
-      allowedBy: [],
+      allowedBy: NO_RULES,
     };
     this.jobs.set(key, job);
     if (this.running < this.maxConcurrent) this.start(job);
@@ -267,7 +267,7 @@ export class Dispatcher {
       this.queue.splice(this.queue.indexOf(job), 1);
       this.finish(job, { success: false, error: CANCELLED });
     } else {
-      job.controller.abort(new TaskError(CANCELLED));
+      controllerOf(job).abort(new TaskError(CANCELLED));
     }
   }
 
@@ -285,63 +285,34 @@ export class Dispatcher {
   }
 
   private async execute(job: Job): Promise<Outcome> {
-    // Per task, only what the task uses is built: most never log or stream output (a read).
-    let taskLog: Logger | undefined;
-    const log = () =>
-      taskLog ??= this.opts.log.with({
-        task_id: job.id,
-        trace_id: job.traceId,
-        operation: job.operation,
-      });
-    const info = this.opts.log.isEnabledFor("info");
     const handler = Object.hasOwn(this.operations, job.operation)
       ? this.operations[job.operation]
       : undefined;
+    // the one redactor in force when the task starts
+    const ctx = new TaskContext(job, this.opts, this.opts.policy(), this.opts.redactor?.());
     if (!handler) {
       const known = Object.keys(this.operations).join(", ");
       const error = `unknown operation ${JSON.stringify(job.operation)} (supported: ${known})`;
-      log().warn("{error}", { error });
+      ctx.log.warn("{error}", { error });
       return { success: false, error };
     }
-    const redactor = this.opts.redactor?.(); // the one in force when the task starts
-    let out: LiveOutput | undefined;
-    const flush = () => out?.flush();
-    const ctx: OperationContext = {
-      workspace: this.opts.workspace,
-      policy: this.opts.policy(),
-      signal: job.controller.signal,
-      get log() {
-        return log();
-      },
-      taskId: job.id,
-      output: (stream, data) => {
-        job.outputBytes += utf8Length(data);
-        out ??= new LiveOutput(job.id, this.opts.sink, redactor);
-        out.write(stream, data);
-      },
-      outputRoom: (signal) =>
-        this.opts.sink.outputRoom?.(signal ?? job.controller.signal) ?? Promise.resolve(),
-      services: this.opts.services,
-      allowedBy: (rules) => {
-        for (const r of rules) if (!job.allowedBy.includes(r)) job.allowedBy.push(r);
-      },
-    };
+    const info = this.opts.log.isEnabledFor("info");
     const started = performance.now();
-    if (info) log().info("task started");
+    if (info) ctx.log.info("task started");
     try {
       const result = await handler(job.args, ctx);
-      flush();
-      if (job.controller.signal.aborted) throw job.controller.signal.reason;
+      ctx.flush();
+      if (job.controller?.signal.aborted) throw job.controller.signal.reason;
       if (info) {
-        log().info("task succeeded in {ms} ms", { ms: Math.round(performance.now() - started) });
+        ctx.log.info("task succeeded in {ms} ms", { ms: Math.round(performance.now() - started) });
       }
       return { success: true, result };
     } catch (err) {
-      flush();
-      const reason = job.controller.signal.aborted ? job.controller.signal.reason : err;
+      ctx.flush();
+      const reason = job.controller?.signal.aborted ? job.controller.signal.reason : err;
       const error = errorMessage(reason);
-      if (reason instanceof TaskError) log().info("task failed: {error}", { error });
-      else {log().error("task failed unexpectedly: {error}", {
+      if (reason instanceof TaskError) ctx.log.info("task failed: {error}", { error });
+      else {ctx.log.error("task failed unexpectedly: {error}", {
           error,
           stack: (reason as Error)?.stack,
         });}
@@ -503,7 +474,7 @@ export class Dispatcher {
       ms: graceMs,
     });
     for (const job of this.jobs.values()) {
-      job.controller.abort(new TaskError(`${CANCELLED}: ${SHUTTING_DOWN}`));
+      controllerOf(job).abort(new TaskError(`${CANCELLED}: ${SHUTTING_DOWN}`));
     }
     // An operation that ignores its signal must not keep the process alive forever.
     const stuck = await withDeadline(idle.then(() => false), ABORT_WAIT_MS, () => true);
@@ -512,6 +483,91 @@ export class Dispatcher {
         n: this.running,
       });
     }
+  }
+}
+
+/** The job's controller, made on first use. */
+function controllerOf(job: Job): AbortController {
+  return job.controller ??= new AbortController();
+}
+
+/** A job's `allowedBy` until an operation reports a rule (shared, never written). */
+const NO_RULES: string[] = [];
+
+/**
+ * What an operation gets (OperationContext) for one task. A class rather
+ * than an object of closures, and what a task does not use is not made:
+ * the logger, the live output and the AbortController come on first use
+ * (a read uses none of them).
+ */
+class TaskContext implements OperationContext {
+  #log?: Logger;
+  #out?: LiveOutput;
+
+  constructor(
+    private readonly job: Job,
+    private readonly opts: DispatcherOptions,
+    readonly policy: Policy,
+    private readonly redactor: Redactor | undefined,
+  ) {}
+
+  get workspace(): Workspace {
+    return this.opts.workspace;
+  }
+
+  get services(): Services {
+    return this.opts.services;
+  }
+
+  get taskId(): string {
+    return this.job.id;
+  }
+
+  get signal(): AbortSignal {
+    return controllerOf(this.job).signal;
+  }
+
+  get log(): Logger {
+    return this.#log ??= this.opts.log.with({
+      task_id: this.job.id,
+      trace_id: this.job.traceId,
+      operation: this.job.operation,
+    });
+  }
+
+  // The three callbacks are made on first use, bound: operations pass them on detached
+  // (lib/bash/run.ts hands ctx.output to its captures).
+  #output?: OperationContext["output"];
+  #outputRoom?: NonNullable<OperationContext["outputRoom"]>;
+  #allowedBy?: NonNullable<OperationContext["allowedBy"]>;
+
+  get output(): OperationContext["output"] {
+    return this.#output ??= (stream, data) => {
+      this.job.outputBytes += utf8Length(data);
+      this.#out ??= new LiveOutput(this.job.id, this.opts.sink, this.redactor);
+      this.#out.write(stream, data);
+    };
+  }
+
+  get outputRoom(): NonNullable<OperationContext["outputRoom"]> {
+    return this.#outputRoom ??= (signal) =>
+      this.opts.sink.outputRoom?.(signal ?? this.signal) ?? Promise.resolve();
+  }
+
+  get allowedBy(): NonNullable<OperationContext["allowedBy"]> {
+    return this.#allowedBy ??= (rules) => {
+      const job = this.job;
+      for (const r of rules) {
+        if (job.allowedBy.includes(r)) continue;
+        if (job.allowedBy === NO_RULES) job.allowedBy = [];
+        job.allowedBy.push(r);
+      }
+    };
+  }
+
+  /** the live output still held (redaction tails, coalesced chunks), sent */
+  flush(): void {
+    this.#out?.flush();
   }
 }
 
