@@ -120,6 +120,17 @@ Deno.test("read: small reads (through the reused buffer) and large ones (off the
   }
 });
 
+Deno.test("read: total_size past 4 GiB is exact (a sparse file)", async () => {
+  await using t = await tempWorkspace();
+  const size = 5 * 1024 ** 3 + 7;
+  const f = await Deno.open(t.at("huge.bin"), { write: true, create: true });
+  await f.truncate(size); // sparse: costs no disk
+  f.close();
+  const r = await t.run(read, { path: "huge.bin", offset: size - 3 });
+  expect(r.total_size).toBe(size);
+  expect(Uint8Array.fromBase64(r.content as string)).toEqual(new Uint8Array(3));
+});
+
 Deno.test("read: a symlink inside the workspace is read through; the link's name is kept", async () => {
   await using t = await tempWorkspace();
   await plant(t.ws.root, { "real.txt": "via link" });

@@ -207,7 +207,7 @@ export class Beneath implements WorkspaceFs {
   /** The open `fd` checked (a regular file; for writing, one link) and made a handle. */
   #opened(fd: number, display: string, mode: OpenMode): FileHandle {
     try {
-      const st = this.sys.fstat(fd);
+      const st = this.sys.fstatBrief(fd);
       if (st.kind === "dir") {
         throw new TaskError(
           mode === "read"
