@@ -19,7 +19,12 @@ export interface SecretPattern {
   name: string;
   regex: RegExp;
   /** every match contains a match of this; absent: always scanned */
-  needs?: RegExp;
+  needs?: Needs;
+}
+
+/** A quick test a text must pass to hold a match: a RegExp, or any of some literal strings. */
+export interface Needs {
+  test(text: string): boolean;
 }
 
 const p = (name: string, source: string, needs?: RegExp, flags = ""): SecretPattern => ({
@@ -84,6 +89,8 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   ),
 ];
 
+/** What every PRIVATE_KEY_BEGIN match starts with (a plain search for it is the quick test). */
+export const PRIVATE_KEY_BEGIN_LITERAL = "-----BEGIN ";
 /** A private key's header: a block opened and not (yet) closed is held or redacted to the end. */
 export const PRIVATE_KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
 export const PRIVATE_KEY_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
