@@ -14,6 +14,7 @@ import {
 } from "../wire/protocol.ts";
 import type { Workspace } from "../fs/workspace.ts";
 import type { Redactor, RedactStream } from "../redact/redactor.ts";
+import { ResultStore, type StoredResult } from "./result_store.ts";
 
 /** An answer handed to the connection: its size, and when it left the outbox. */
 export interface Delivery {
@@ -100,8 +101,8 @@ interface Job {
 /** A finished request, remembered to answer a re-send without running it again. */
 interface Remembered {
   at: number;
-  /** dropped (to stay within the byte budget) for the oldest; id and size stay */
-  outcome?: Outcome;
+  /** the outcome, packed (ResultStore); dropped for the oldest to stay within the byte budget: id and size stay */
+  stored?: StoredResult;
   bytes: number;
   /** its answer is still in the outbox: a re-send gets that one answer, not a second */
   queued: boolean;
@@ -121,6 +122,7 @@ export class Dispatcher {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: Job[] = [];
   private readonly finished = new Map<string, Remembered>();
+  private readonly results = new ResultStore();
   /** keys of remembered entries still holding their outcome, oldest first */
   private readonly kept: string[] = [];
   private keptHead = 0;
@@ -358,9 +360,14 @@ export class Dispatcher {
   private remember(key: string, outcome: Outcome, deliveries: (Delivery | void)[]): void {
     const pending = deliveries.filter((d): d is Delivery => d !== undefined);
     const bytes = pending[0]?.bytes ?? JSON.stringify(outcome).length;
-    const entry: Remembered = { at: performance.now(), outcome, bytes, queued: pending.length > 0 };
+    const entry: Remembered = {
+      at: performance.now(),
+      stored: this.results.put(outcome),
+      bytes,
+      queued: pending.length > 0,
+    };
     const previous = this.finished.get(key);
-    if (previous?.outcome) this.keptBytes -= previous.bytes;
+    if (previous?.stored) this.keptBytes -= previous.bytes;
     this.finished.delete(key); // re-inserted: insertion order stays age order
     this.finished.set(key, entry);
     if (entry.queued) {
@@ -370,12 +377,14 @@ export class Dispatcher {
         : Promise.all(pending.map((d) => d.settled));
       void settled.then(() => entry.queued = false);
     }
-    this.kept.push(key);
-    this.keptBytes += bytes;
+    if (entry.stored) {
+      this.kept.push(key);
+      this.keptBytes += bytes;
+    }
     while (this.keptBytes > this.resultBudgetBytes && this.keptHead < this.kept.length) {
       const old = this.finished.get(this.kept[this.keptHead++]);
-      if (old?.outcome) {
-        old.outcome = undefined;
+      if (old?.stored) {
+        old.stored = undefined;
         this.keptBytes -= old.bytes;
       }
     }
@@ -401,9 +410,9 @@ export class Dispatcher {
       log.info("{id} finished; its answer is still queued and goes out once, not twice", { id });
       return;
     }
-    if (done.outcome) {
+    if (done.stored) {
       log.info("{id} finished recently; answering with its result again", { id });
-      this.answer(kind, id, sourceInstanceId, done.outcome);
+      this.answer(kind, id, sourceInstanceId, this.results.get(done.stored) as Outcome);
       return;
     }
     const ago = Math.round((performance.now() - done.at) / 1000);
@@ -450,8 +459,8 @@ export class Dispatcher {
     for (const [key, old] of this.finished) {
       if (old.at >= cutoff) break;
       this.finished.delete(key);
-      if (old.outcome) this.keptBytes -= old.bytes;
-      old.outcome = undefined; // its key may still sit in `kept`; nothing is counted twice
+      if (old.stored) this.keptBytes -= old.bytes;
+      old.stored = undefined; // its key may still sit in `kept`; nothing is counted twice
     }
   }
 
