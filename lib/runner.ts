@@ -21,6 +21,7 @@ import { sandboxMode } from "./sandbox/supervised.ts";
 import type { KernelLayerOnReload } from "./sandbox/kernel_reload.ts";
 import { operatorGrants } from "./ops/grants.ts";
 import { probeLandlock } from "./sandbox/landlock.ts";
+import { freezeChildEnv } from "./proc/child_env.ts";
 
 const SHUTDOWN_GRACE_MS = 30_000;
 
@@ -31,6 +32,8 @@ const SHUTDOWN_GRACE_MS = 30_000;
  */
 export async function runRunner(settings: RunSettings, config: RunnerConfig): Promise<number> {
   const log = logger("runner");
+  // Start-up has settled the environment (the token is out of it): what programs inherit is taken once.
+  freezeChildEnv();
   const workspace = await Workspace.open(settings.workspace);
   if (workspace.fs.kind === "path") {
     log.warn(

@@ -221,3 +221,36 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("env: once frozen (the runner at start), programs get that environment, filtered as before", async () => {
+  const script = `
+    import { childEnv, freezeChildEnv } from ${
+    JSON.stringify(new URL("../lib/proc/child_env.ts", import.meta.url).href)
+  };
+    Deno.env.set("BEFORE_FREEZE", "1");
+    Deno.env.set("FLASHDUTY_RUNNER_TOKEN", "secret");
+    freezeChildEnv();
+    Deno.env.set("AFTER_FREEZE", "1");
+    Deno.env.delete("BEFORE_FREEZE");
+    const env = childEnv({ EXTRA: "x", PATH: "/override" });
+    console.log(JSON.stringify({
+      before: env.BEFORE_FREEZE, after: env.AFTER_FREEZE ?? null, extra: env.EXTRA, path: env.PATH,
+      flashduty: Object.keys(env).filter((k) => /^flashduty_/i.test(k)),
+    }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    env: { PATH: "/usr/bin:/bin" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  expect(new TextDecoder().decode(out.stderr)).toBe("");
+  expect(JSON.parse(new TextDecoder().decode(out.stdout))).toEqual({
+    before: "1",
+    after: null,
+    extra: "x",
+    path: "/override",
+    flashduty: [],
+  });
+});
