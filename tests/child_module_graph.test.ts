@@ -72,7 +72,7 @@ Deno.test("the child's start-up modules hold no glob engine and no node:vm/node:
     ...await staticGraph("lib/sandbox/child.ts"),
   ];
   // minimatch loads with the first glob, grep or `list` with `ignore`; vm and v8 with
-  // the first large frame (lib/wire/large_frames.ts)
+  // the first large frame (lib/sys/gc.ts)
   expect(loaded.filter((s) => /^npm:minimatch@|^node:(vm|v8)$/.test(s))).toEqual([]);
 });
 

@@ -223,6 +223,18 @@ Deno.test("runnerV8Flags: the operator's DENO_V8_FLAGS if set, else the runner's
   expect(RUNNER_V8_FLAGS).toBe("--max-semi-space-size=1,--heap-growing-percent=50");
 });
 
+Deno.test("supervisor: once its first runner is started, it collects its start-up garbage, once", async () => {
+  await using s = await supervise(["crash", "serve:0"]);
+  await s.run(1);
+  const line = /start-up over: collected garbage, V8 heap ([\d.]+) -> ([\d.]+) MB/;
+  await s.waitForLog(line);
+  // past a second launch's settle time too: a restart does not collect again
+  await new Promise((r) => setTimeout(r, 1_500));
+  const found = [...s.logs().matchAll(new RegExp(line, "g"))];
+  expect(found.length).toBe(1);
+  expect(Number(found[0][2])).toBeLessThanOrEqual(Number(found[0][1]));
+});
+
 Deno.test("supervisor: SIGINT is forwarded once and the runner's exit code is passed on", async () => {
   await using s = await supervise(["serve:7"]);
   await s.run(0);

@@ -9,34 +9,10 @@
  * (bench/frame_memory_bench.ts). Frames keep their order: while one waits,
  * the ones after it wait behind it.
  */
-import process from "node:process";
+import { collector } from "../sys/gc.ts";
 
 /** Frames at least this big get the garbage collected around them. */
 export const LARGE_FRAME_BYTES = 8 * 1024 * 1024;
-
-let gc: (() => void) | undefined | null = null;
-
-/**
- * V8's collector, exposed the way Node programs do it (no permission is
- * involved); undefined when the engine refuses, and then a large frame
- * costs more memory but is read the same.
- */
-function collector(): (() => void) | undefined {
-  if (gc === null) {
-    try {
-      // node:v8 and node:vm load here, on the first large frame, not at start
-      // (~25 ms of the runner's start-up, docs/benchmarks.md).
-      const v8 = process.getBuiltinModule("node:v8") as typeof import("node:v8");
-      const vm = process.getBuiltinModule("node:vm") as typeof import("node:vm");
-      v8.setFlagsFromString("--expose-gc");
-      const fn = vm.runInNewContext("gc");
-      gc = typeof fn === "function" ? fn as () => void : undefined;
-    } catch {
-      gc = undefined;
-    }
-  }
-  return gc;
-}
 
 /**
  * Collects garbage before a large frame is turned into text: the socket
