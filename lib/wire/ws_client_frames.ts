@@ -77,11 +77,15 @@ function validCloseCode(code: number): boolean {
 }
 
 const HEADER_MAX = 14;
+/** fragments under this size are gathered into chunks of FRAGMENT_CHUNK bytes */
+const SMALL_FRAGMENT = 16 * 1024;
+const FRAGMENT_CHUNK = 64 * 1024;
 
 /**
  * Server frames in, messages and control frames out (to a FrameSink). Call
  * `push` with each read; it throws a FrameError on the first violation,
- * after which the parser must not be used again.
+ * after which the parser must not be used again. After a close frame it
+ * reads nothing more: a frame after it is not delivered.
  */
 export class FrameParser {
   /** the current frame's header bytes, gathered when a header spans reads */
@@ -95,6 +99,15 @@ export class FrameParser {
   /** fragments of the text message in progress (their total stays within maxPayload) */
   private fragments: Uint8Array[] = [];
   private fragmentBytes = 0;
+  /**
+   * Where small fragments are gathered (see keepFragment): a server sending
+   * a message as 100k 1-byte (or endless empty) fragments costs their bytes,
+   * not an object each, which no byte cap would bound.
+   */
+  private chunk: Uint8Array | null = null;
+  private chunkFill = 0;
+  /** a close frame was read: what follows is not a frame (RFC 6455 §5.5.1) */
+  private closed = false;
   /** the opcode of the fragmented message in progress, or -1 */
   private messageOp = -1;
 
@@ -102,7 +115,7 @@ export class FrameParser {
 
   push(chunk: Uint8Array): void {
     let at = 0;
-    while (at < chunk.length) {
+    while (at < chunk.length && !this.closed) {
       if (this.payload) {
         const n = Math.min(chunk.length - at, this.payload.length - this.payloadFill);
         this.payload.set(chunk.subarray(at, at + n), this.payloadFill);
@@ -223,10 +236,9 @@ export class FrameParser {
     }
     if (opcode !== OP_CONTINUATION && this.fin) return this.message(opcode, payload);
     if (opcode !== OP_CONTINUATION) this.messageOp = opcode;
-    // A fragment: kept as it is when the parser owns it, else copied out of the read.
-    this.fragments.push(owned ? payload : payload.slice());
-    this.fragmentBytes += payload.length;
+    this.keepFragment(payload, owned);
     if (!this.fin) return;
+    this.sealChunk();
     const whole = new Uint8Array(this.fragmentBytes);
     let off = 0;
     for (const f of this.fragments) {
@@ -240,6 +252,38 @@ export class FrameParser {
     this.message(op, whole);
   }
 
+  /**
+   * A large fragment is kept as it is when the parser owns it, else copied
+   * out of the read; a small one (an empty one costs nothing) is copied
+   * into the current chunk, so the pieces held number at most one per
+   * SMALL_FRAGMENT bytes of message, plus one.
+   */
+  private keepFragment(payload: Uint8Array, owned: boolean): void {
+    this.fragmentBytes += payload.length;
+    if (payload.length >= SMALL_FRAGMENT) {
+      this.sealChunk();
+      this.fragments.push(owned ? payload : payload.slice());
+      return;
+    }
+    if (payload.length === 0) return;
+    if (this.chunk && this.chunk.length - this.chunkFill < payload.length) this.sealChunk();
+    this.chunk ??= new Uint8Array(FRAGMENT_CHUNK);
+    this.chunk.set(payload, this.chunkFill);
+    this.chunkFill += payload.length;
+  }
+
+  /** Moves the chunk into `fragments`, cut to its fill (each small byte is copied at most twice). */
+  private sealChunk(): void {
+    if (!this.chunk) return;
+    if (this.chunkFill > 0) {
+      this.fragments.push(
+        this.chunkFill === this.chunk.length ? this.chunk : this.chunk.slice(0, this.chunkFill),
+      );
+    }
+    this.chunk = null;
+    this.chunkFill = 0;
+  }
+
   private message(opcode: number, payload: Uint8Array): void {
     if (opcode !== OP_TEXT) return this.sink.binary(payload.length);
     this.sink.beforeText?.(payload.length);
@@ -247,11 +291,16 @@ export class FrameParser {
   }
 
   private closeFrame(payload: Uint8Array): void {
-    if (payload.length === 0) return this.sink.close(CLOSE_NO_STATUS, "");
+    if (payload.length === 0) {
+      this.closed = true;
+      return this.sink.close(CLOSE_NO_STATUS, "");
+    }
     if (payload.length === 1) throw new FrameError(CLOSE_PROTOCOL, "close frame of 1 byte");
     const code = (payload[0] << 8) | payload[1];
     if (!validCloseCode(code)) throw new FrameError(CLOSE_PROTOCOL, `invalid close code ${code}`);
-    this.sink.close(code, decodeText(payload.subarray(2)));
+    const reason = decodeText(payload.subarray(2));
+    this.closed = true;
+    this.sink.close(code, reason);
   }
 }
 

@@ -241,3 +241,74 @@ Deno.test("FrameParser: a real U+FFFD is text; a lone continuation byte or a sur
   expect(refused(serverFrame(1, new Uint8Array([0xed, 0xa0, 0x80]))).code).toBe(CLOSE_INVALID_DATA);
   expect(refused(serverFrame(1, new Uint8Array([0xf0, 0x9f]))).code).toBe(CLOSE_INVALID_DATA);
 });
+
+Deno.test("FrameParser: every invalid close code is a protocol error; every valid one is reported", () => {
+  const close = (code: number) => serverFrame(8, new Uint8Array([code >> 8, code & 255]));
+  for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535]) {
+    expect(refused(close(code)).code).toBe(CLOSE_PROTOCOL);
+  }
+  for (const code of [1000, 1003, 1007, 1011, 1014, 3000, 4999]) {
+    const { got, parser } = collector();
+    parser.push(close(code));
+    expect(got).toEqual([`close:${code}:`]);
+  }
+});
+
+Deno.test("FrameParser: nothing after a close frame is read (RFC 6455 §5.5.1)", () => {
+  for (
+    const close of [serverFrame(8, new Uint8Array(0)), serverFrame(8, closePayload(1000, "x"))]
+  ) {
+    const { got, parser } = collector();
+    // the frames after it, and even garbage (RSV bits), are neither delivered nor an error
+    parser.push(concat(close, serverFrame(1, "after"), serverFrame(9, "p")));
+    parser.push(new Uint8Array([0xff, 0xff]));
+    expect(got.length).toBe(1);
+    expect(got[0]).toMatch(/^close:/);
+  }
+});
+
+Deno.test("FrameParser: a non-minimal 16/64-bit length is read (size checks use the value)", () => {
+  // RFC 6455 §5.2 says the minimal form MUST be used; like npm:ws the parser does not insist
+  // (no peer gains anything: the cap applies to the value), and documents so in docs/wire.md.
+  const { got, parser } = collector();
+  parser.push(new Uint8Array([0x81, 126, 0, 2, 0x68, 0x69]));
+  parser.push(new Uint8Array([0x81, 127, 0, 0, 0, 0, 0, 0, 0, 2, 0x68, 0x69]));
+  expect(got).toEqual(["text:hi", "text:hi"]);
+});
+
+/** the pieces a parser holds for the fragmented message in progress (a count of objects) */
+function piecesHeld(parser: FrameParser): number {
+  const p = parser as unknown as { fragments: Uint8Array[] };
+  return p.fragments.length;
+}
+
+Deno.test("FrameParser: a flood of empty or 1-byte fragments holds their bytes, not an object each", () => {
+  const { got, parser } = collector(1 << 20);
+  parser.push(serverFrame(1, "s", false));
+  const empty = serverFrame(0, new Uint8Array(0), false);
+  const one = serverFrame(0, "x", false);
+  // 100k empty and 100k 1-byte fragments, in reads of many frames and one at a time
+  const reads = concat(...Array.from({ length: 1000 }, () => empty));
+  for (let i = 0; i < 100; i++) parser.push(reads);
+  const ones = concat(...Array.from({ length: 1000 }, () => one));
+  for (let i = 0; i < 99; i++) parser.push(ones);
+  for (let i = 0; i < 1000; i++) parser.push(one);
+  // 100,001 bytes are in two 64 KiB chunks: the first is sealed, the second still filling
+  expect(piecesHeld(parser)).toBeLessThanOrEqual(2);
+  parser.push(serverFrame(0, "e"));
+  expect(got).toEqual([`text:s${"x".repeat(100_000)}e`]);
+});
+
+Deno.test("FrameParser: small and large fragments interleaved keep their order and bytes", () => {
+  const { got, parser } = collector(1 << 22);
+  const big = (c: string) => c.repeat(20_000);
+  const parts = ["a", big("B"), "c", "d", big("E"), big("F"), "g".repeat(16_383), "h"];
+  const stream = concat(
+    ...parts.map((p, i) => serverFrame(i === 0 ? 1 : 0, p, i === parts.length - 1)),
+  );
+  for (const step of [stream.length, 7, 65_536]) {
+    got.length = 0;
+    for (let i = 0; i < stream.length; i += step) parser.push(stream.slice(i, i + step));
+    expect(got).toEqual([`text:${parts.join("")}`]);
+  }
+});
