@@ -51,6 +51,13 @@ class ClientSocket implements Socket {
   private writing = false;
   private corks = 0;
   private onPong?: () => void;
+  /**
+   * The pong still waiting in the queue, if any. A ping that comes before it
+   * is written replaces its payload instead of queueing another (RFC 6455
+   * §5.5.3 allows answering only the latest ping): a ping flood from a peer
+   * that does not read costs one pong, not one per ping.
+   */
+  private waitingPong?: Pending;
   private closeTimer?: ReturnType<typeof setTimeout>;
   private peerClose?: { code: number; reason: string };
   private readonly inbound: InboundQueue;
@@ -69,9 +76,7 @@ class ClientSocket implements Socket {
         if (this.state !== "closed") this.inbound.push(text, bytes);
       },
       binary: () => {}, // the protocol is JSON text frames only
-      ping: (payload) => {
-        if (this.state === "open") this.enqueue(encodeControl(OP_PONG, payload)).catch(() => {});
-      },
+      ping: (payload) => this.pong(payload),
       pong: () => this.onPong?.(),
       close: (code, reason) => this.peerClosed(code, reason),
     });
@@ -132,6 +137,20 @@ class ClientSocket implements Socket {
     }
   }
 
+  private pong(payload: Uint8Array): void {
+    if (this.state !== "open") return;
+    const bytes = encodeControl(OP_PONG, payload);
+    if (this.waitingPong) {
+      this.queued += bytes.length - this.waitingPong.bytes.length;
+      this.waitingPong.bytes = bytes;
+      return;
+    }
+    this.waitingPong = { bytes };
+    this.queue.push(this.waitingPong);
+    this.queued += bytes.length;
+    if (this.corks === 0) void this.pump();
+  }
+
   private enqueue(bytes: Uint8Array): Promise<void> {
     return new Promise((done, fail) => {
       this.queue.push({ bytes, done, fail });
@@ -152,6 +171,7 @@ class ClientSocket implements Socket {
           take < this.queue.length && size + this.queue[take].bytes.length <= BATCH_BYTES
         ) size += this.queue[take++].bytes.length;
         const batch = this.queue.splice(0, take);
+        if (this.waitingPong && batch.includes(this.waitingPong)) this.waitingPong = undefined;
         let out = batch[0].bytes;
         if (take > 1) {
           out = new Uint8Array(size);
@@ -169,7 +189,8 @@ class ClientSocket implements Socket {
           this.finish(CLOSE_ABNORMAL, (err as Error).message);
           return;
         } finally {
-          this.queued -= size;
+          // finish() (a terminate or a read error while this write was out) has zeroed the count
+          if (this.state !== "closed") this.queued -= size;
         }
         for (const p of batch) p.done?.();
       }
@@ -220,6 +241,7 @@ class ClientSocket implements Socket {
     } catch { /* already closed */ }
     const pending = this.queue.splice(0);
     this.queued = 0;
+    this.waitingPong = undefined;
     for (const p of pending) p.fail?.(new Error("socket is not open"));
     this.handlers.onClose(code, reason);
   }

@@ -209,3 +209,24 @@ async function answer(conn: Deno.Conn, c: HostileCase, key: string): Promise<voi
     }
   }
 }
+
+/**
+ * One upgrade answered properly, then the raw connection handed to the test,
+ * which decides what the server writes and whether it reads at all (a peer
+ * that never reads, one that resets mid-write).
+ */
+export function serveRaw(): { url: string; conn: Promise<Deno.Conn> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/ws`;
+  const conn = (async () => {
+    const conn = await listener.accept();
+    listener.close();
+    const key = await readRequestKey(conn);
+    await conn.write(enc.encode(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${await accept(key)}\r\n\r\n`,
+    ));
+    return conn;
+  })();
+  return { url, conn };
+}
