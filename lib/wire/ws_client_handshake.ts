@@ -46,6 +46,14 @@ export async function readHead(conn: Deno.Conn, what: string): Promise<Head> {
   }
 }
 
+/**
+ * A header line's name (RFC 9110 §5.1, a token). A folded line (obs-fold:
+ * one starting with a space) and a space before the colon fail it, and so
+ * the response: RFC 9112 §5.1-5.2 lets a client refuse both, and a header
+ * read one way here and another way by a proxy in between is not accepted.
+ */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 function parseHead(text: string, rest: Uint8Array, what: string): Head {
   const [statusLine, ...lines] = text.split("\r\n");
   const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
@@ -53,8 +61,10 @@ function parseHead(text: string, rest: Uint8Array, what: string): Head {
   const headers = new Map<string, string>();
   for (const line of lines) {
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new DialError("network", `${what}: malformed response header`);
-    const name = line.slice(0, colon).trim().toLowerCase();
+    if (colon <= 0 || !FIELD_NAME.test(line.slice(0, colon))) {
+      throw new DialError("network", `${what}: malformed response header`);
+    }
+    const name = line.slice(0, colon).toLowerCase();
     const value = line.slice(colon + 1).trim();
     const had = headers.get(name);
     headers.set(name, had === undefined ? value : `${had}, ${value}`);

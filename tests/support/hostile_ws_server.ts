@@ -24,7 +24,15 @@ export interface HostileCase {
   id: string;
   why: string;
   upgrade: string;
+  /** upgrade "raw": the whole answer head, `{accept}` standing for the right Sec-WebSocket-Accept */
+  head?: string;
+  /**
+   * Acts as the CONNECT proxy first: answers the CONNECT with this ("" answers nothing),
+   * then, when it is a 200, as the platform inside the "tunnel"
+   */
+  proxyAnswer?: string;
   frames?: FrameSpec[];
+  /** frames (and a raw head or proxy answer) one byte a write */
   slow?: boolean;
   maxPayload?: number;
 }
@@ -33,6 +41,9 @@ export interface ClientFrames {
   /** the code of the close frame the client sent, if it sent one */
   closeCode?: number;
   pongs: string[];
+  /** the client's upgrade request head, and its CONNECT request when the case is a proxy */
+  request?: string;
+  proxyRequest?: string;
 }
 
 const enc = new TextEncoder();
@@ -75,7 +86,8 @@ async function accept(key: string): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
-async function readRequestKey(conn: Deno.Conn): Promise<string> {
+/** Reads one request head (the client sends nothing after it before an answer). */
+async function readRequest(conn: Deno.Conn): Promise<string> {
   let text = "";
   const buf = new Uint8Array(4096);
   while (!text.includes("\r\n\r\n")) {
@@ -83,7 +95,22 @@ async function readRequestKey(conn: Deno.Conn): Promise<string> {
     if (n === null) throw new Error("client went away before its request");
     text += new TextDecoder().decode(buf.subarray(0, n));
   }
-  return /^sec-websocket-key: *(\S+)/im.exec(text)?.[1] ?? "";
+  return text;
+}
+
+function keyOf(request: string): string {
+  return /^sec-websocket-key: *(\S+)/im.exec(request)?.[1] ?? "";
+}
+
+async function readRequestKey(conn: Deno.Conn): Promise<string> {
+  return keyOf(await readRequest(conn));
+}
+
+async function writeSlowly(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let i = 0; i < bytes.length; i++) {
+    await conn.write(bytes.subarray(i, i + 1));
+    await new Promise((r) => setTimeout(r, 1)); // so the client reads them apart
+  }
 }
 
 /** Reads the client's (masked) frames until it closes the connection. */
@@ -119,17 +146,40 @@ async function readClientFrames(conn: Deno.Conn, into: ClientFrames): Promise<vo
   }
 }
 
-/** Serves `c` to one client; `done` settles when the client has gone. */
-export function serveHostile(c: HostileCase): { url: string; done: Promise<ClientFrames> } {
+/**
+ * Serves `c` to one client; `done` settles when the client has gone, or
+ * after `hangUp` (for a client that cannot hang up: see the wss-silent-server
+ * case of tests/redteam/ws_handshake.json).
+ */
+export function serveHostile(
+  c: HostileCase,
+): { url: string; done: Promise<ClientFrames>; hangUp(): void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const url = `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/safari/worknode/ws`;
+  let accepted: Deno.Conn | undefined;
+  const hangUp = () => {
+    try {
+      accepted?.close();
+    } catch { /* closed */ }
+  };
   const done = (async () => {
     const conn = await listener.accept();
+    accepted = conn;
     listener.close();
     conn.setNoDelay(true);
     const got: ClientFrames = { pongs: [] };
     try {
-      const key = await readRequestKey(conn);
+      if (c.proxyAnswer !== undefined) {
+        got.proxyRequest = await readRequest(conn);
+        const answer = enc.encode(c.proxyAnswer);
+        await (c.slow ? writeSlowly(conn, answer) : conn.write(answer));
+        if (!c.proxyAnswer.startsWith("HTTP/1.1 200")) {
+          await conn.read(new Uint8Array(1)); // until the client hangs up
+          throw new Error("no tunnel");
+        }
+      }
+      got.request = await readRequest(conn);
+      const key = keyOf(got.request);
       const reading = readClientFrames(conn, got);
       await answer(conn, c, key);
       await reading;
@@ -139,7 +189,7 @@ export function serveHostile(c: HostileCase): { url: string; done: Promise<Clien
     } catch { /* closed */ }
     return got;
   })();
-  return { url, done };
+  return { url, done, hangUp };
 }
 
 async function answer(conn: Deno.Conn, c: HostileCase, key: string): Promise<void> {
@@ -192,22 +242,18 @@ async function answer(conn: Deno.Conn, c: HostileCase, key: string): Promise<voi
       }
       return await write(all);
     }
+    case "raw": {
+      const head = enc.encode(c.head!.replaceAll("{accept}", ok));
+      await (c.slow ? writeSlowly(conn, head) : write(head));
+      break;
+    }
     case "ok":
+      await write(enc.encode(upgradeHead("", ok)));
       break;
     default:
       throw new Error(`unknown upgrade ${c.upgrade}`);
   }
-  await write(enc.encode(upgradeHead("", ok)));
-  for (const f of frames) {
-    if (!c.slow) {
-      await write(f);
-      continue;
-    }
-    for (let i = 0; i < f.length; i++) {
-      await write(f.subarray(i, i + 1));
-      await new Promise((r) => setTimeout(r, 1)); // so the client reads them apart
-    }
-  }
+  for (const f of frames) await (c.slow ? writeSlowly(conn, f) : write(f));
 }
 
 /**
