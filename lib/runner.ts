@@ -64,8 +64,12 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   let kernel: KernelLayerOnReload | undefined;
 
   const systemd = startSystemdNotify();
+  // the connection cannot go on in this process: the runner stops and exits 1, and its
+  // supervisor (or the service manager) starts a fresh one
+  const exhausted = Promise.withResolvers<"exhausted">();
   const connection = new Connection({
     onWelcomed: () => systemd.ready(),
+    onExhausted: () => exhausted.resolve("exhausted"),
     url: settings.url,
     token: settings.token,
     dial: await platformDialer(settings),
@@ -195,11 +199,13 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
-  const signal = await stop.promise;
+  const signal = await Promise.race([stop.promise, exhausted.promise]);
   stopReload();
   systemd.stop();
-  log.info("{signal} received: finishing running tasks (up to {s} s)", {
-    signal,
+  log.info("{signal}: finishing running tasks (up to {s} s)", {
+    signal: signal === "exhausted"
+      ? "the connection cannot go on in this process"
+      : `${signal} received`,
     s: SHUTDOWN_GRACE_MS / 1000,
   });
   // A second signal while draining means "now".
@@ -214,5 +220,5 @@ export async function runRunner(settings: RunSettings, config: RunnerConfig): Pr
   audit?.close();
   await metricsServer?.close();
   log.info("stopped");
-  return 0;
+  return signal === "exhausted" ? 1 : 0;
 }

@@ -37,6 +37,11 @@ export interface ConnectionOptions {
   backoff?: Backoff;
   /** told each time a connection is up and the platform has welcomed the runner */
   onWelcomed?: () => void;
+  /**
+   * told once when a dial fails with `exhausted` (this process cannot dial
+   * again without leaking); the connection stops trying
+   */
+  onExhausted?: () => void;
 }
 
 /** The URL with its query (and so the token) removed: the only form that is ever logged. */
@@ -209,6 +214,14 @@ export class Connection {
       try {
         await this.session(safeUrl, backoff);
       } catch (err) {
+        if (err instanceof DialError && err.kind === "exhausted") {
+          log.error("failed to connect to {url}: {reason}; stopping", {
+            url: safeUrl,
+            reason: err.message,
+          });
+          this.opts.onExhausted?.();
+          return;
+        }
         if (err instanceof DialError && err.kind === "auth") {
           log.error("authentication failed: the platform rejected the token ({status}) at {url}", {
             status: `HTTP ${err.status}`,

@@ -56,7 +56,12 @@ export interface DialOptions {
   proxy?: URL;
 }
 
-export type DialErrorKind = "auth" | "network";
+/**
+ * `auth`: the platform answered the upgrade with 401/403. `network`: anything
+ * else that a later dial may not meet. `exhausted`: this process cannot dial
+ * again without leaking (lib/wire/ws_client_handshake.ts); a fresh process can.
+ */
+export type DialErrorKind = "auth" | "network" | "exhausted";
 
 /** Why a dial failed: `auth` when the platform answered the upgrade with 401/403. */
 export class DialError extends Error {

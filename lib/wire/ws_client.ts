@@ -28,7 +28,7 @@ import {
   OP_PING,
   OP_PONG,
 } from "./ws_client_frames.ts";
-import { openStream, upgrade } from "./ws_client_handshake.ts";
+import { abandonedTlsHandshake, openStream, upgrade } from "./ws_client_handshake.ts";
 
 /** how long a closing handshake may take before the connection is dropped */
 export const CLOSE_WAIT_MS = 2000;
@@ -258,6 +258,8 @@ export const dialTcp: Dialer = async (url, handlers, opts) => {
   }
   const conns: Deno.Conn[] = [];
   let timedOut = false;
+  /** between the TLS connection's start and its handshake's end */
+  let inTls = false;
   const dropAll = () => {
     for (const c of conns.splice(0)) {
       try {
@@ -269,6 +271,7 @@ export const dialTcp: Dialer = async (url, handlers, opts) => {
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
+      if (inTls) abandonedTlsHandshake(); // its socket stays held (ws_client_handshake.ts)
       dropAll();
       reject(new DialError("network", `handshake timed out after ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
@@ -276,8 +279,10 @@ export const dialTcp: Dialer = async (url, handlers, opts) => {
   const opening = (async () => {
     const conn = await openStream(target, opts.proxy, (c) => {
       conns.push(c);
+      if ("handshake" in c) inTls = true; // the TLS connection: its handshake runs next
       if (timedOut) dropAll(); // a connect that completes after the timeout
     });
+    inTls = false;
     const first = await upgrade(conn, target, opts.headers);
     if (timedOut) throw new Error("timed out");
     return { conn, first };

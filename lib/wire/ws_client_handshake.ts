@@ -94,6 +94,13 @@ export async function openStream(
   track: (conn: Deno.Conn) => void,
 ): Promise<Deno.Conn> {
   const { hostname, port, tls } = target(url);
+  if (tls && abandonedTls >= MAX_ABANDONED_TLS_HANDSHAKES) {
+    throw new DialError(
+      "exhausted",
+      `${abandonedTls} TLS handshakes with the platform timed out, and Deno keeps each one's ` +
+        "socket until the peer ends it (denoland/deno#14547); a fresh runner process releases them",
+    );
+  }
   if (proxy && proxy.protocol !== "http:") {
     throw new DialError(
       "network",
@@ -111,6 +118,23 @@ export async function openStream(
   track(conn);
   await conn.handshake();
   return conn;
+}
+
+/**
+ * TLS handshakes given up on (the dial's timeout fired during one). Deno
+ * finishes a TLS handshake before it closes the connection
+ * (denoland/deno#14547), so each still holds its socket while the peer
+ * keeps silent: a peer that accepts TCP and never answers TLS would cost a
+ * descriptor a reconnect, without bound. Past this many, a wss:// dial
+ * fails with `exhausted` and the runner exits so that its supervisor (or the
+ * service manager) starts a fresh process.
+ */
+export const MAX_ABANDONED_TLS_HANDSHAKES = 16;
+let abandonedTls = 0;
+
+/** The dial's timeout fired while the TLS handshake was running. */
+export function abandonedTlsHandshake(): void {
+  abandonedTls++;
 }
 
 /** CONNECT host:port through the proxy `tcp` is connected to; 200 required. */
