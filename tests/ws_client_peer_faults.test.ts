@@ -6,22 +6,10 @@
  * send rejects, onClose once). Raw servers from tests/support/hostile_ws_server.ts.
  */
 import { expect } from "./deps.ts";
-import type { Socket } from "../lib/wire/transport.ts";
-import { dialTcp } from "../lib/wire/ws_client.ts";
-import { encodeServerFrame, serveRaw } from "./support/hostile_ws_server.ts";
+import { dialRecording, encodeServerFrame, serveRaw } from "./support/hostile_ws_server.ts";
 
-async function dial(url: string, onMessage: (t: string) => void = () => {}) {
-  const closes: { code: number; reason: string }[] = [];
-  let closed: () => void = () => {};
-  const closedP = new Promise<void>((r) => closed = r);
-  const socket: Socket = await dialTcp(url, {
-    onMessage,
-    onClose: (code, reason) => {
-      closes.push({ code, reason });
-      closed();
-    },
-  }, { headers: {}, timeoutMs: 10_000, maxPayload: 64 * 1024 * 1024 });
-  return { socket, closes, closedP };
+function dial(url: string, onMessage: (t: string) => void = () => {}) {
+  return dialRecording(url, onMessage, 64 * 1024 * 1024);
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {

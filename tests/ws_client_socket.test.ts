@@ -6,8 +6,7 @@
  * ping/pong, a close handshake that reports once, sends refused after it.
  */
 import { expect } from "./deps.ts";
-import type { Socket } from "../lib/wire/transport.ts";
-import { dialTcp } from "../lib/wire/ws_client.ts";
+import { dialRecording } from "./support/hostile_ws_server.ts";
 
 interface Server {
   url: string;
@@ -46,18 +45,8 @@ function startServer(): Promise<Server> {
   });
 }
 
-async function dial(url: string, onMessage: (t: string) => void = () => {}) {
-  const closes: { code: number; reason: string }[] = [];
-  let closed: () => void = () => {};
-  const closedP = new Promise<void>((r) => closed = r);
-  const socket: Socket = await dialTcp(url, {
-    onMessage,
-    onClose: (code, reason) => {
-      closes.push({ code, reason });
-      closed();
-    },
-  }, { headers: {}, timeoutMs: 10_000, maxPayload: 4 * 1024 * 1024 });
-  return { socket, closes, closedP };
+function dial(url: string, onMessage: (t: string) => void = () => {}) {
+  return dialRecording(url, onMessage, 4 * 1024 * 1024);
 }
 
 Deno.test("tcp socket: sends arrive in order, corked or not; bufferedAmount counts what is unwritten", async () => {

@@ -11,7 +11,7 @@
 import { expect } from "./deps.ts";
 import { dialTcp } from "../lib/wire/ws_client.ts";
 import { MAX_ABANDONED_TLS_HANDSHAKES } from "../lib/wire/ws_client_handshake.ts";
-import { DialError } from "../lib/wire/transport.ts";
+import type { DialError } from "../lib/wire/transport.ts";
 import { Connection } from "../lib/wire/connection.ts";
 import { Backoff } from "../lib/wire/backoff.ts";
 import { logger } from "../lib/log.ts";

@@ -6,6 +6,9 @@
  * purpose: the client is not checked against its own encoder.
  */
 
+import type { Socket } from "../../lib/wire/transport.ts";
+import { dialTcp } from "../../lib/wire/ws_client.ts";
+
 export interface FrameSpec {
   op: number;
   fin?: boolean;
@@ -275,4 +278,26 @@ export function serveRaw(): { url: string; conn: Promise<Deno.Conn> } {
     return conn;
   })();
   return { url, conn };
+}
+
+/**
+ * The tcp client dialled at `url`, recording how it closes: the socket, the
+ * close events, and a promise of the first one.
+ */
+export async function dialRecording(
+  url: string,
+  onMessage: (t: string) => void = () => {},
+  maxPayload = 64 * 1024 * 1024,
+) {
+  const closes: { code: number; reason: string }[] = [];
+  let closed: () => void = () => {};
+  const closedP = new Promise<void>((r) => closed = r);
+  const socket: Socket = await dialTcp(url, {
+    onMessage,
+    onClose: (code, reason) => {
+      closes.push({ code, reason });
+      closed();
+    },
+  }, { headers: {}, timeoutMs: 10_000, maxPayload });
+  return { socket, closes, closedP };
 }
