@@ -7,14 +7,10 @@
  */
 import { expect } from "./deps.ts";
 import { dialRecording, encodeServerFrame, serveRaw } from "./support/hostile_ws_server.ts";
+import { writeAll } from "../lib/async/write_all.ts";
 
 function dial(url: string, onMessage: (t: string) => void = () => {}) {
   return dialRecording(url, onMessage, 64 * 1024 * 1024);
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 Deno.test("tcp socket: a ping flood from a peer that never reads queues one pong, not one per ping", async () => {

@@ -108,26 +108,32 @@ export function pidArc(
  * grown when a file does not fit (/proc/stat grows with CPUs and interrupt
  * lines; "processes" comes after them).
  */
-const open = new Map<string, number>();
 let buffer = new Uint8Array(4096);
 const decoder = new TextDecoder();
 
+/** /proc paths opened once, for the runner's life (the sweep's /proc directory too) */
+const kept = new Map<string, number>();
+
+/** `path`'s descriptor, opened on first use and kept; throws as openat does. */
+export function keptOpen(sys: Sys, path: string, flags = O.RDONLY | O.CLOEXEC): number {
+  let fd = kept.get(path);
+  if (fd === undefined) kept.set(path, fd = sys.openat(-100, path, flags));
+  return fd;
+}
+
 function readSmall(sys: Sys, path: string): string | undefined {
   for (let attempt = 0; attempt < 2; attempt++) {
-    let fd = open.get(path);
-    if (fd === undefined) {
-      try {
-        fd = sys.openat(-100, path, O.RDONLY | O.CLOEXEC);
-      } catch {
-        return undefined;
-      }
-      open.set(path, fd);
+    let fd: number;
+    try {
+      fd = keptOpen(sys, path);
+    } catch {
+      return undefined;
     }
     try {
       return readFrom(sys, fd);
     } catch {
       // a descriptor gone bad: opened again once
-      open.delete(path);
+      kept.delete(path);
       sys.close(fd);
     }
   }

@@ -20,7 +20,7 @@
  * @module
  */
 import { linuxSys, O, type Sys } from "../fs/linux_fs.ts";
-import { type PidArc, PidWindow } from "./pid_window.ts";
+import { keptOpen, type PidArc, PidWindow } from "./pid_window.ts";
 import { sendSignal } from "./signal.ts";
 
 /** The variable's name. child_env.ts strips FLASHDUTY_* from what programs inherit; this is added after. */
@@ -110,7 +110,7 @@ async function scanProc(
   // listed, through a descriptor of its own (a listing reads from where the
   // last one ended).
   const listed = !only?.pids;
-  const proc = listed ? sys.openat(-100, "/proc", PROC_FLAGS) : keptProc(sys);
+  const proc = listed ? sys.openat(-100, "/proc", PROC_FLAGS) : keptOpen(sys, "/proc", PROC_FLAGS);
   const out: number[] = [];
   try {
     const pids = only?.pids
@@ -144,12 +144,6 @@ async function scanProc(
 }
 
 const PROC_FLAGS = O.RDONLY | O.DIRECTORY | O.CLOEXEC;
-let procFd: number | undefined;
-
-/** /proc, opened once (a path walk an open): what the pid-by-pid reads open below. */
-function keptProc(sys: Sys): number {
-  return procFd ??= sys.openat(-100, "/proc", PROC_FLAGS);
-}
 
 const OPEN_FLAGS = O.RDONLY | O.CLOEXEC;
 /** environ files open at once */

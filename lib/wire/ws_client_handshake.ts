@@ -9,6 +9,7 @@
  * never ends: the caller's timeout) is refused.
  */
 import { DialError } from "./transport.ts";
+import { writeAll } from "../async/write_all.ts";
 
 /** the largest HTTP response head taken from the platform or the proxy */
 export const HEAD_LIMIT = 16 * 1024;
@@ -157,20 +158,13 @@ async function tunnel(tcp: Deno.TcpConn, hostname: string, port: number, proxy: 
 
 /** base64 of a UTF-8 string (btoa takes Latin-1 only) */
 function basic(text: string): string {
-  let bin = "";
-  for (const b of encoder.encode(text)) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  return encoder.encode(text).toBase64();
 }
 
 /** base64(SHA-1(key + GUID)): the Sec-WebSocket-Accept a server must answer with */
 export async function acceptFor(key: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + GUID));
-  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+  return new Uint8Array(digest).toBase64();
 }
 
 function tokens(value: string | undefined): string[] {
@@ -186,7 +180,7 @@ export async function upgrade(
   url: URL,
   headers: Record<string, string>,
 ): Promise<Uint8Array> {
-  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  const key = crypto.getRandomValues(new Uint8Array(16)).toBase64();
   const lines = [
     `GET ${url.pathname || "/"}${url.search} HTTP/1.1`,
     `Host: ${url.host}`,
